@@ -1,0 +1,436 @@
+"""Model packs: what a pack is, where packs live, and whether a pack is sound.
+
+A pack is a folder with ``model.onnx``, ``manifest.json`` and ``MODEL_CARD.md``. The
+manifest (schema below, versioned by ``schema``) tells the engine everything it must
+know to feed the graph: tensor names, layouts, value ranges, the size rule, whether
+the model may be tiled, and task options. This module does not import onnxruntime:
+structural checks of the graph are delegated to :mod:`engine.runtime` on demand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import PackError
+
+SCHEMA_VERSION = 1
+MODEL_FILE = "model.onnx"
+MANIFEST_FILE = "manifest.json"
+CARD_FILE = "MODEL_CARD.md"
+
+TASKS = (
+    "scratch-detect",
+    "restore",
+    "face-detect-pnet",
+    "face-detect-rnet",
+    "face-detect-onet",
+    "face-enhance",
+    "sketch2photo",
+    "ddpm-eps",
+    "test",
+)
+DTYPES = ("float32", "float16", "int64", "int32", "uint8")
+LAYOUTS = ("NCHW", "NHWC", "N", "NC")
+
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "resources" / "models"
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One graph input or output. ``channels`` is None when the layout has none."""
+
+    name: str
+    layout: str = "NCHW"
+    channels: int | None = None
+    dtype: str = "float32"
+    value_range: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class SizeRule:
+    """Spatial sizes the graph accepts: fixed (h, w), or any multiple >= min."""
+
+    multiple_of: int = 1
+    min: int = 1
+    fixed: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class Tiling:
+    """Whether a large image may be cut into tiles, and how much context each needs.
+
+    ``overlap`` is in pixels of the input; ``bytes_per_pixel`` is the peak memory the
+    graph needs per input pixel, used to pick a tile size from a memory budget.
+    """
+
+    allowed: bool = True
+    overlap: int = 32
+    bytes_per_pixel: int = 4096
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    task: str
+    version: str
+    title: str
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    sha256: str
+    licence: str
+    size_rule: SizeRule = SizeRule()
+    tiling: Tiling = Tiling()
+    options: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    architecture: str = ""
+    schema: int = SCHEMA_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest as written to ``manifest.json``."""
+        data = asdict(self)
+        data["inputs"] = [asdict(t) for t in self.inputs]
+        data["outputs"] = [asdict(t) for t in self.outputs]
+        return data
+
+    def input(self, name: str) -> TensorSpec:
+        for spec in self.inputs:
+            if spec.name == name:
+                return spec
+        raise PackError(f"model pack '{self.name}' has no input named '{name}'")
+
+
+@dataclass(frozen=True)
+class ModelPack:
+    """A pack on disk. ``origin`` is 'bundled' or 'user'."""
+
+    path: Path
+    manifest: Manifest
+    origin: str = "user"
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / MODEL_FILE
+
+    @property
+    def card_path(self) -> Path:
+        return self.path / CARD_FILE
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks so large graphs do not fill memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- manifest parsing -----------------------------------------------------------
+
+
+class _Fields:
+    """Reads typed fields from a JSON object, naming the pack and field on error."""
+
+    def __init__(self, pack: str, data: Any, where: str = "") -> None:
+        if not isinstance(data, dict):
+            raise PackError(f"model pack '{pack}': {where or 'manifest'} must be an object")
+        self.pack, self.data, self.where = pack, data, where
+
+    def _fail(self, key: str, what: str) -> PackError:
+        return PackError(f"model pack '{self.pack}': manifest field '{self.where}{key}' {what}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        if key not in self.data:
+            if default is ...:
+                raise self._fail(key, "is missing")
+            return default
+        value = self.data[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise self._fail(key, f"has the wrong type ({type(value).__name__})")
+        return value
+
+    def choice(self, key: str, allowed: tuple[str, ...], default: Any = ...) -> str:
+        value = self.get(key, str, default)
+        if value not in allowed:
+            raise self._fail(key, f"must be one of {', '.join(allowed)} (got '{value}')")
+        return value
+
+    def child(self, key: str, index: int | None = None) -> _Fields:
+        value = self.data.get(key, {}) if index is None else self.data[key][index]
+        where = f"{self.where}{key}." if index is None else f"{self.where}{key}[{index}]."
+        return _Fields(self.pack, value, where)
+
+
+def _tensor(fields: _Fields) -> TensorSpec:
+    value_range = fields.get("value_range", list, None)
+    if value_range is not None:
+        if len(value_range) != 2 or not all(isinstance(v, (int, float)) for v in value_range):
+            raise fields._fail("value_range", "must be [low, high]")
+        value_range = (float(value_range[0]), float(value_range[1]))
+    return TensorSpec(
+        name=fields.get("name", str),
+        layout=fields.choice("layout", LAYOUTS, "NCHW"),
+        channels=fields.get("channels", int, None),
+        dtype=fields.choice("dtype", DTYPES, "float32"),
+        value_range=value_range,
+    )
+
+
+def parse_manifest(data: Any, pack: str = "?") -> Manifest:
+    """Validate a manifest's JSON object and turn it into a :class:`Manifest`."""
+    top = _Fields(pack, data)
+    schema = top.get("schema", int)
+    if schema > SCHEMA_VERSION:
+        raise PackError(
+            f"model pack '{pack}' uses manifest schema {schema}; this Heirloom reads up to "
+            f"{SCHEMA_VERSION}. Update Heirloom to use it."
+        )
+    pack = top.get("name", str)
+    top.pack = pack
+    tensors = {}
+    for key in ("inputs", "outputs"):
+        items = top.get(key, list)
+        if not items:
+            raise top._fail(key, "must list at least one tensor")
+        tensors[key] = tuple(_tensor(top.child(key, i)) for i in range(len(items)))
+    rule, tiling = top.child("size_rule"), top.child("tiling")
+    fixed = rule.get("fixed", list, None)
+    if fixed is not None and (len(fixed) != 2 or not all(isinstance(v, int) for v in fixed)):
+        raise rule._fail("fixed", "must be [height, width]")
+    size_rule = SizeRule(
+        multiple_of=rule.get("multiple_of", int, 1),
+        min=rule.get("min", int, 1),
+        fixed=tuple(fixed) if fixed else None,
+    )
+    if size_rule.multiple_of < 1 or size_rule.min < 1:
+        raise rule._fail("multiple_of", "and 'min' must be positive")
+    return Manifest(
+        schema=schema,
+        name=pack,
+        task=top.choice("task", TASKS),
+        version=top.get("version", str),
+        title=top.get("title", str, pack),
+        inputs=tensors["inputs"],
+        outputs=tensors["outputs"],
+        sha256=top.get("sha256", str),
+        licence=top.get("licence", str),
+        size_rule=size_rule,
+        tiling=Tiling(
+            allowed=tiling.get("allowed", bool, True),
+            overlap=tiling.get("overlap", int, 32),
+            bytes_per_pixel=tiling.get("bytes_per_pixel", int, 4096),
+        ),
+        options=top.get("options", dict, {}),
+        provenance=top.get("provenance", dict, {}),
+        architecture=top.get("architecture", str, ""),
+    )
+
+
+def read_pack(path: Path, origin: str = "user") -> ModelPack:
+    """Read a pack folder's manifest (cheap: does not hash or load the graph)."""
+    path = Path(path)
+    manifest_path = path / MANIFEST_FILE
+    if not path.is_dir():
+        raise PackError(f"model pack folder '{path}' does not exist")
+    if not manifest_path.is_file():
+        raise PackError(f"model pack '{path.name}' has no {MANIFEST_FILE}")
+    try:
+        data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PackError(f"model pack '{path.name}': {MANIFEST_FILE} is not valid JSON ({exc})")
+    return ModelPack(path=path, manifest=parse_manifest(data, path.name), origin=origin)
+
+
+def write_pack(
+    folder: Path, onnx_path: Path, manifest: Manifest, card: str, overwrite: bool = False
+) -> ModelPack:
+    """Write a complete pack (graph, manifest with the graph's sha256, card).
+
+    Used by training exporters and converters; the pack is assembled in a temporary
+    sibling folder and renamed, so a failed export never leaves half a pack behind.
+    """
+    folder = Path(folder)
+    if folder.exists() and not overwrite:
+        raise PackError(f"model pack folder '{folder}' already exists")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        shutil.copyfile(onnx_path, staging / MODEL_FILE)
+        data = manifest.to_json()
+        data["sha256"] = sha256_of(staging / MODEL_FILE)
+        (staging / MANIFEST_FILE).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        (staging / CARD_FILE).write_text(card, encoding="utf-8")
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return read_pack(folder)
+
+
+# --- verification ---------------------------------------------------------------
+
+
+def verify_pack(pack: ModelPack) -> None:
+    """Check a pack end to end; raise :class:`PackError` naming the first problem.
+
+    Order matters for the message: missing files, then the sha256 (cheap, catches a
+    corrupted or swapped graph), then loading the graph and comparing its inputs and
+    outputs against the manifest.
+    """
+    from engine import runtime  # late: keeps this module free of onnxruntime
+
+    name = pack.name
+    for required in (MODEL_FILE, CARD_FILE):
+        if not (pack.path / required).is_file():
+            raise PackError(f"model pack '{name}' is missing {required}")
+    actual = sha256_of(pack.model_path)
+    if actual != pack.manifest.sha256:
+        raise PackError(
+            f"model pack '{name}': {MODEL_FILE} does not match its manifest sha256 "
+            f"(expected {pack.manifest.sha256[:12]}..., found {actual[:12]}...); the file "
+            "is damaged or was replaced"
+        )
+    graph = runtime.describe_graph(pack.model_path, name)
+    for kind, specs, found in (
+        ("input", pack.manifest.inputs, graph.inputs),
+        ("output", pack.manifest.outputs, graph.outputs),
+    ):
+        _compare_io(name, kind, specs, found)
+
+
+def _compare_io(pack: str, kind: str, specs: tuple[TensorSpec, ...], found: dict) -> None:
+    expected = [s.name for s in specs]
+    if sorted(expected) != sorted(found):
+        raise PackError(
+            f"model pack '{pack}': the graph's {kind}s are {sorted(found)} but the manifest "
+            f"says {sorted(expected)}"
+        )
+    for spec in specs:
+        dtype, shape = found[spec.name]
+        if dtype != spec.dtype:
+            raise PackError(
+                f"model pack '{pack}': {kind} '{spec.name}' is {dtype} in the graph but "
+                f"{spec.dtype} in the manifest"
+            )
+        if len(shape) != len(spec.layout):
+            raise PackError(
+                f"model pack '{pack}': {kind} '{spec.name}' has rank {len(shape)} in the graph "
+                f"but layout {spec.layout} in the manifest"
+            )
+        if spec.channels is not None and "C" in spec.layout:
+            dim = shape[spec.layout.index("C")]
+            if isinstance(dim, int) and dim != spec.channels:
+                raise PackError(
+                    f"model pack '{pack}': {kind} '{spec.name}' has {dim} channels in the graph "
+                    f"but {spec.channels} in the manifest"
+                )
+
+
+# --- registry -------------------------------------------------------------------
+
+
+def user_models_dir() -> Path:
+    """Per-user pack folder: ``$HEIRLOOM_HOME/models`` or the platform's data dir."""
+    home = os.environ.get("HEIRLOOM_HOME")
+    if home:
+        return Path(home) / "models"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("Heirloom", appauthor=False)) / "models"
+
+
+class Registry:
+    """All packs the app can see: bundled ones, then the user's (which win on a clash).
+
+    A folder whose manifest cannot be read is kept in :attr:`broken` with its reason,
+    so ``heirloom models list`` can show it instead of hiding it.
+    """
+
+    def __init__(self, bundled: Path | None = None, user: Path | None = None) -> None:
+        self.bundled = BUNDLED_DIR if bundled is None else Path(bundled)
+        self.user = user_models_dir() if user is None else Path(user)
+        self.broken: dict[Path, str] = {}
+
+    def packs(self) -> list[ModelPack]:
+        found: dict[str, ModelPack] = {}
+        self.broken = {}
+        for origin, root in (("bundled", self.bundled), ("user", self.user)):
+            if not root.is_dir():
+                continue
+            for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+                if folder.name.startswith("."):
+                    continue
+                try:
+                    pack = read_pack(folder, origin)
+                except PackError as exc:
+                    self.broken[folder] = str(exc)
+                    continue
+                found[pack.name] = pack
+        return sorted(found.values(), key=lambda p: (p.manifest.task, p.name))
+
+    def get(self, name: str) -> ModelPack:
+        for pack in self.packs():
+            if pack.name == name:
+                return pack
+        known = ", ".join(p.name for p in self.packs()) or "none"
+        raise PackError(
+            f"no model pack named '{name}' (installed: {known}); import one with "
+            "'heirloom models import PATH'"
+        )
+
+    def for_task(self, task: str, name: str | None = None) -> ModelPack:
+        """The pack to use for a task: the named one, else the user's, else bundled."""
+        if name:
+            pack = self.get(name)
+            if pack.manifest.task != task:
+                raise PackError(f"model pack '{name}' is a {pack.manifest.task} model, not {task}")
+            return pack
+        candidates = [p for p in self.packs() if p.manifest.task == task]
+        if not candidates:
+            raise PackError(
+                f"no model pack for '{task}' is installed; run 'make models' in the source "
+                "tree or import a pack with 'heirloom models import PATH'"
+            )
+        candidates.sort(key=lambda p: (p.origin != "user", p.name))
+        return candidates[0]
+
+    def import_pack(self, source: Path, overwrite: bool = False) -> ModelPack:
+        """Validate a pack folder and copy it into the user folder."""
+        pack = read_pack(Path(source))
+        verify_pack(pack)
+        target = self.user / pack.name
+        if target.exists() and not overwrite:
+            raise PackError(
+                f"a model pack named '{pack.name}' is already installed at {target}; "
+                "use --overwrite to replace it"
+            )
+        self.user.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{pack.name}-", dir=self.user))
+        try:
+            for item in (MODEL_FILE, MANIFEST_FILE, CARD_FILE):
+                shutil.copyfile(pack.path / item, staging / item)
+            for extra in pack.path.iterdir():  # pictures referenced by the card
+                if extra.is_file() and extra.name not in (MODEL_FILE, MANIFEST_FILE, CARD_FILE):
+                    shutil.copyfile(extra, staging / extra.name)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return read_pack(target, "user")
