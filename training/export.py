@@ -1,0 +1,180 @@
+"""Torch -> ONNX export that is only trusted after onnxruntime agrees with torch.
+
+Every pack we ship goes through :func:`export_pack`: export to a temporary file,
+compare the graph against the torch module on the caller's parity inputs through the
+engine's own runtime (the code path the app uses), then write and verify the pack.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine import runtime
+from engine.models import Manifest, ModelPack, sha256_of, verify_pack, write_pack
+
+CARD_SECTIONS = ("Architecture", "Data", "Training", "Metrics", "Licence")
+
+
+class ParityError(RuntimeError):
+    """The exported graph does not compute what the torch module computes."""
+
+
+def export_onnx(
+    module: nn.Module,
+    example: Mapping[str, torch.Tensor],
+    path: Path,
+    *,
+    dynamic: Mapping[str, Mapping[int, str]] | None,
+    output_names: Sequence[str] = ("output",),
+    opset: int = 17,
+) -> Path:
+    """Export ``module`` (switched to eval mode) to ``path``.
+
+    ``example`` maps graph input names to example tensors, passed to ``forward``
+    positionally in the mapping's order. ``dynamic`` maps input/output names to
+    ``{axis: symbolic name}`` for axes that may vary (batch, height, width). The
+    classic TorchScript exporter is used: it handles our convolutional nets and
+    diffusers' UNet with dynamic axes without the dynamo exporter's shape guards.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    module.eval()
+    with torch.no_grad():
+        torch.onnx.export(
+            module,
+            tuple(example.values()),
+            str(path),
+            input_names=list(example),
+            output_names=list(output_names),
+            dynamic_axes={k: dict(v) for k, v in (dynamic or {}).items()},
+            opset_version=opset,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+    return path
+
+
+def _as_list(result: object) -> list[torch.Tensor]:
+    if isinstance(result, torch.Tensor):
+        return [result]
+    if isinstance(result, (tuple, list)):
+        return [t for t in result if isinstance(t, torch.Tensor)]
+    raise TypeError(f"cannot compare a module output of type {type(result).__name__}")
+
+
+def check_parity(
+    module: nn.Module, onnx_path: Path, inputs: Mapping[str, np.ndarray], atol: float = 1e-4
+) -> float:
+    """Run torch and onnxruntime (CPU, via :mod:`engine.runtime`) on the same inputs.
+
+    Returns the largest absolute difference over all outputs; raises
+    :class:`ParityError` naming the output and input shapes when it exceeds ``atol``.
+    """
+    module.eval()
+    with torch.no_grad():
+        expected = _as_list(module(*(torch.from_numpy(np.asarray(v)) for v in inputs.values())))
+    session = runtime.open_session(Path(onnx_path), device="cpu")
+    got = session.run({k: np.asarray(v) for k, v in inputs.items()})
+    if len(got) != len(expected):
+        raise ParityError(f"ONNX graph has {len(got)} outputs, torch module {len(expected)}")
+    shapes = ", ".join(f"{k}{tuple(np.shape(v))}" for k, v in inputs.items())
+    worst = 0.0
+    for name, ours, theirs in zip(session.output_names, got, expected, strict=True):
+        theirs = theirs.numpy()
+        if ours.shape != theirs.shape:
+            raise ParityError(
+                f"ONNX output '{name}' has shape {ours.shape}, torch {theirs.shape} ({shapes})"
+            )
+        diff = float(np.max(np.abs(ours.astype(np.float64) - theirs))) if ours.size else 0.0
+        if not diff <= atol:  # also catches NaN
+            raise ParityError(
+                f"ONNX output '{name}' differs from torch by {diff:.3g} > atol {atol:g} "
+                f"for inputs {shapes}"
+            )
+        worst = max(worst, diff)
+    return worst
+
+
+def batchnorm_to_instancenorm(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` with every BatchNorm2d replaced by an InstanceNorm2d.
+
+    pix2pix's official test runs BatchNorm in train mode, i.e. with each batch's own
+    statistics; for batch 1 that is exactly instance norm. The copy keeps weight, bias
+    and eps, ignores running statistics, and normalises per image for any batch.
+    """
+    converted = copy.deepcopy(module)
+    _swap_batchnorm(converted)
+    return converted
+
+
+def _swap_batchnorm(parent: nn.Module) -> None:
+    for name, child in parent.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            norm = nn.InstanceNorm2d(
+                child.num_features, eps=child.eps, affine=child.affine, track_running_stats=False
+            )
+            if child.affine:
+                with torch.no_grad():
+                    norm.weight.copy_(child.weight)
+                    norm.bias.copy_(child.bias)
+            setattr(parent, name, norm)
+        else:
+            _swap_batchnorm(child)
+
+
+def render_card(title: str, sections: Mapping[str, str]) -> str:
+    """A Markdown model card; the sections in ``CARD_SECTIONS`` are required.
+
+    The sha256 is appended by :func:`export_pack` once the graph exists.
+    """
+    missing = [s for s in CARD_SECTIONS if not sections.get(s, "").strip()]
+    if missing:
+        raise ValueError(f"model card '{title}' lacks sections: {', '.join(missing)}")
+    body = "\n\n".join(f"## {head}\n\n{text.strip()}" for head, text in sections.items())
+    return f"# {title}\n\n{body}\n"
+
+
+def export_pack(
+    module: nn.Module,
+    folder: Path,
+    manifest: Manifest,
+    card: str,
+    example: Mapping[str, torch.Tensor],
+    dynamic: Mapping[str, Mapping[int, str]] | None,
+    parity_inputs: Sequence[Mapping[str, np.ndarray]],
+    *,
+    atol: float = 1e-4,
+    overwrite: bool = False,
+) -> ModelPack:
+    """Export, check parity on every entry of ``parity_inputs``, write and verify a pack.
+
+    Output names come from ``manifest.outputs``; the manifest's sha256 is filled in by
+    :func:`engine.models.write_pack` and appended to the card. Nothing is written to
+    ``folder`` unless every parity check passes.
+    """
+    if not parity_inputs:
+        raise ValueError("export_pack needs at least one parity input")
+    with tempfile.TemporaryDirectory(prefix="heirloom-export-") as tmp:
+        onnx_path = export_onnx(
+            module,
+            example,
+            Path(tmp) / "model.onnx",
+            dynamic=dynamic,
+            output_names=[o.name for o in manifest.outputs],
+        )
+        for inputs in parity_inputs:
+            check_parity(module, onnx_path, inputs, atol=atol)
+        digest = sha256_of(onnx_path)
+        card = f"{card.rstrip()}\n\n## File\n\n`model.onnx` sha256: `{digest}`\n"
+        pack = write_pack(Path(folder), onnx_path, manifest, card, overwrite=overwrite)
+    if pack.manifest.sha256 != digest:  # write_pack copies the same bytes; guard the card
+        raise RuntimeError(f"pack '{pack.name}': sha256 changed while writing the pack")
+    verify_pack(pack)
+    return pack
