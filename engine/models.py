@@ -250,7 +250,9 @@ def read_pack(path: Path, origin: str = "user") -> ModelPack:
     try:
         data = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PackError(f"model pack '{path.name}': {MANIFEST_FILE} is not valid JSON ({exc})")
+        raise PackError(
+            f"model pack '{path.name}': {MANIFEST_FILE} is not valid JSON ({exc})"
+        ) from None
     return ModelPack(path=path, manifest=parse_manifest(data, path.name), origin=origin)
 
 

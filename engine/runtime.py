@@ -9,6 +9,7 @@ ourselves, which names the missing dependency in one line.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import os
@@ -63,9 +64,11 @@ class DeviceReport:
 
 def _provider_library() -> Path | None:
     capi = Path(ort.__file__).resolve().parent / "capi"
-    names = ["onnxruntime_providers_cuda.dll"] if sys.platform == "win32" else [
-        "libonnxruntime_providers_cuda.so"
-    ]
+    names = (
+        ["onnxruntime_providers_cuda.dll"]
+        if sys.platform == "win32"
+        else ["libonnxruntime_providers_cuda.so"]
+    )
     for name in names:
         if (capi / name).exists():
             return capi / name
@@ -92,10 +95,9 @@ def cuda_problem() -> str | None:
         except OSError:
             return "no NVIDIA driver found (libcuda.so.1 is missing)"
     if hasattr(ort, "preload_dlls"):
-        try:  # picks up CUDA/cuDNN installed as nvidia-* pip packages, if any
+        # picks up CUDA/cuDNN installed as nvidia-* pip packages; a failure changes nothing
+        with contextlib.suppress(Exception):
             ort.preload_dlls()
-        except Exception:  # noqa: BLE001 - optional help, a failure changes nothing
-            pass
     library = _provider_library()
     if library is None:
         return "the CUDA provider library is not part of this onnxruntime install"
@@ -142,7 +144,7 @@ def describe_graph(path: Path, pack: str = "?") -> GraphInfo:
         session = ort.InferenceSession(str(path), options, providers=[CPU])
     except Exception as exc:  # noqa: BLE001 - ORT raises many types for bad graphs
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise PackError(f"model pack '{pack}': model.onnx does not load ({first[:200]})")
+        raise PackError(f"model pack '{pack}': model.onnx does not load ({first[:200]})") from None
     return GraphInfo(_args_io(session.get_inputs()), _args_io(session.get_outputs()))
 
 
