@@ -302,13 +302,10 @@ def _write_png16(target: io.BufferedWriter, data: np.ndarray, meta: ImageMeta) -
 
 
 def _pillow_image(data: np.ndarray, depth: int) -> Image.Image:
-    planes = data.shape[2]
-    if depth == 16:
-        if planes != 1:
-            raise ValueError("Pillow writes 16-bit grayscale only")
-        return Image.fromarray(data[..., 0], mode="I;16")
-    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[planes]
-    return Image.fromarray(data if planes > 1 else data[..., 0], mode=mode)
+    """uint8 HxWx(1-4) -> L/LA/RGB/RGBA, uint16 HxWx1 -> I;16 (Pillow infers the mode)."""
+    if depth == 16 and data.shape[2] != 1:
+        raise ValueError("Pillow writes 16-bit grayscale only")
+    return Image.fromarray(data[..., 0] if data.shape[2] == 1 else data)
 
 
 def save_image(

@@ -156,6 +156,10 @@ class _Fields:
                 raise self._fail(key, "is missing")
             return default
         value = self.data[key]
+        if value is None and default is not ...:
+            return default
+        if isinstance(value, tuple):  # a manifest built in Python rather than read from JSON
+            value = list(value)
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):

@@ -1,0 +1,56 @@
+"""`make demo`: the main jobs, headless, on the bundled samples, results in ``out/``.
+
+Each step is a plain ``heirloom`` command line, printed before it runs, so the demo
+doubles as a tour of the CLI. A step whose model pack is not installed is skipped
+with the reason, never faked.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+from engine import cli
+from engine.errors import PackError
+from engine.models import Registry
+
+SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
+
+
+def steps(out: Path) -> list[tuple[str | None, list[str]]]:
+    """(task whose pack the step needs, or None; heirloom arguments)."""
+    return [
+        (None, ["info"]),
+        (None, ["models", "list"]),
+        (None, ["models", "verify"]),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    out = Path(args[0] if args else "out")
+    out.mkdir(parents=True, exist_ok=True)
+    registry = Registry()
+    failures = 0
+    for task, command in steps(out):
+        print(f"\n$ heirloom {shlex.join(command)}", flush=True)
+        if task is not None:
+            try:
+                registry.for_task(task)
+            except PackError as exc:
+                print(f"skipped: {exc}")
+                continue
+        code = cli.main(command)
+        if code != 0:
+            failures += 1
+            print(f"(exit code {code})")
+    print(
+        f"\ndemo finished: results in {out.resolve()}"
+        + (f", {failures} step(s) failed" if failures else "")
+    )
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Shared fixtures: tiny real ONNX graphs and packs, built with onnx.helper.
+
+They are real graphs run by the real onnxruntime, just small enough that plumbing
+tests take milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from engine.models import Manifest, SizeRule, TensorSpec, Tiling, write_pack
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def _conv(
+    name: str,
+    x: str,
+    y: str,
+    cin: int,
+    cout: int,
+    rng: np.random.Generator,
+    stride: int = 1,
+    transpose: bool = False,
+) -> tuple[onnx.NodeProto, list]:
+    shape = (cin, cout, 2, 2) if transpose else (cout, cin, 3, 3)
+    weight = numpy_helper.from_array(
+        (rng.standard_normal(shape) * 0.3).astype(np.float32), f"{name}_w"
+    )
+    bias = numpy_helper.from_array(
+        (rng.standard_normal(cout) * 0.1).astype(np.float32), f"{name}_b"
+    )
+    if transpose:
+        node = helper.make_node("ConvTranspose", [x, weight.name, bias.name], [y], strides=[2, 2])
+    else:
+        node = helper.make_node(
+            "Conv", [x, weight.name, bias.name], [y], pads=[1, 1, 1, 1], strides=[stride, stride]
+        )
+    return node, [weight, bias]
+
+
+def build_conv_model(
+    path: Path,
+    *,
+    cin: int = 3,
+    cout: int = 3,
+    layers: int = 3,
+    down: bool = False,
+    width: int = 8,
+    input_name: str = "image",
+    output_name: str = "output",
+    seed: int = 0,
+) -> Path:
+    """A small fully convolutional graph with dynamic N, H, W (tanh-squashed to [0,1]).
+
+    ``down`` adds a stride-2 conv and a transposed conv, so the graph needs sizes
+    that are multiples of 2 and is equivariant only to even shifts, like a U-Net.
+    """
+    rng = np.random.default_rng(seed)
+    nodes, inits = [], []
+    current, channels = input_name, cin
+    for i in range(layers):
+        out = f"h{i}"
+        node, params = _conv(
+            f"c{i}", current, out, channels, width, rng, stride=2 if down and i == 1 else 1
+        )
+        relu = helper.make_node("Relu", [out], [f"r{i}"])
+        nodes += [node, relu]
+        inits += params
+        current, channels = f"r{i}", width
+    if down:
+        node, params = _conv("up", current, "upped", channels, width, rng, transpose=True)
+        nodes.append(node)
+        inits += params
+        current = "upped"
+    node, params = _conv("head", current, "logits", channels, cout, rng)
+    nodes += [node, helper.make_node("Sigmoid", ["logits"], [output_name])]
+    inits += params
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["N", cin, "H", "W"])],
+        [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["N", cout, "H", "W"])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
+
+
+def tiny_manifest(name: str = "tiny", **changes) -> Manifest:
+    fields = dict(
+        name=name,
+        task="test",
+        version="1.0",
+        title="Tiny test graph",
+        inputs=(TensorSpec("image", "NCHW", 3, "float32", (0.0, 1.0)),),
+        outputs=(TensorSpec("output", "NCHW", 3, "float32", (0.0, 1.0)),),
+        sha256="",
+        licence="MIT",
+        size_rule=SizeRule(1, 1),
+        tiling=Tiling(True, 32, 64),
+    )
+    fields.update(changes)
+    return Manifest(**fields)
+
+
+@pytest.fixture
+def conv_model(tmp_path: Path) -> Path:
+    return build_conv_model(tmp_path / "conv.onnx")
+
+
+@pytest.fixture
+def tiny_pack(tmp_path: Path, conv_model: Path):
+    """A valid pack folder (not installed anywhere)."""
+    return write_pack(
+        tmp_path / "packs" / "tiny", conv_model, tiny_manifest(), "# Tiny\nA test graph.\n"
+    )
+
+
+@pytest.fixture
+def heirloom_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An isolated per-user folder (models, settings) for the test."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("HEIRLOOM_HOME", str(home))
+    return home
