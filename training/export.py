@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -46,7 +47,12 @@ def export_onnx(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     module.eval()
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # Shape checks traced as constants and "instance_norm exported with train=True"
+        # are expected here; parity checks, not warnings, decide whether a graph is good.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message="ONNX export mode is set to TrainingMode")
+        warnings.filterwarnings("ignore", message="You are using the legacy TorchScript")
         torch.onnx.export(
             module,
             tuple(example.values()),
@@ -69,6 +75,10 @@ def _as_list(result: object) -> list[torch.Tensor]:
     raise TypeError(f"cannot compare a module output of type {type(result).__name__}")
 
 
+def _shapes(inputs: Mapping[str, np.ndarray]) -> str:
+    return ", ".join(f"{k}{tuple(np.shape(v))}" for k, v in inputs.items())
+
+
 def check_parity(
     module: nn.Module, onnx_path: Path, inputs: Mapping[str, np.ndarray], atol: float = 1e-4
 ) -> float:
@@ -84,7 +94,7 @@ def check_parity(
     got = session.run({k: np.asarray(v) for k, v in inputs.items()})
     if len(got) != len(expected):
         raise ParityError(f"ONNX graph has {len(got)} outputs, torch module {len(expected)}")
-    shapes = ", ".join(f"{k}{tuple(np.shape(v))}" for k, v in inputs.items())
+    shapes = _shapes(inputs)
     worst = 0.0
     for name, ours, theirs in zip(session.output_names, got, expected, strict=True):
         theirs = theirs.numpy()
@@ -156,8 +166,8 @@ def export_pack(
     """Export, check parity on every entry of ``parity_inputs``, write and verify a pack.
 
     Output names come from ``manifest.outputs``; the manifest's sha256 is filled in by
-    :func:`engine.models.write_pack` and appended to the card. Nothing is written to
-    ``folder`` unless every parity check passes.
+    :func:`engine.models.write_pack`; it and the parity results are appended to the
+    card. Nothing is written to ``folder`` unless every parity check passes.
     """
     if not parity_inputs:
         raise ValueError("export_pack needs at least one parity input")
@@ -169,10 +179,16 @@ def export_pack(
             dynamic=dynamic,
             output_names=[o.name for o in manifest.outputs],
         )
-        for inputs in parity_inputs:
-            check_parity(module, onnx_path, inputs, atol=atol)
+        checks = [
+            f"- inputs {_shapes(inputs)}: max abs difference "
+            f"{check_parity(module, onnx_path, inputs, atol=atol):.2g}"
+            for inputs in parity_inputs
+        ]
         digest = sha256_of(onnx_path)
-        card = f"{card.rstrip()}\n\n## File\n\n`model.onnx` sha256: `{digest}`\n"
+        card = (
+            f"{card.rstrip()}\n\n## File\n\n`model.onnx` sha256: `{digest}`\n\n"
+            f"ONNX Runtime (CPU) against torch, atol {atol:g}:\n\n" + "\n".join(checks) + "\n"
+        )
         pack = write_pack(Path(folder), onnx_path, manifest, card, overwrite=overwrite)
     if pack.manifest.sha256 != digest:  # write_pack copies the same bytes; guard the card
         raise RuntimeError(f"pack '{pack.name}': sha256 changed while writing the pack")
