@@ -161,6 +161,11 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, capsys) -> None:
     err = capsys.readouterr().err
     assert err.startswith("error: 'junk.pth' is not a readable torch checkpoint")
     assert err.count("\n") == 1
+    (tmp_path / "taken").mkdir()
+    ckpt = tmp_path / "latest_net_G.pth"
+    _official_checkpoint(ckpt)
+    assert convert_cli(["pix2pix", str(ckpt), "-o", str(tmp_path / "taken")]) == 2
+    assert "already exists; use --overwrite" in capsys.readouterr().err
     done = subprocess.run(
         [sys.executable, "-m", "training.convert", "pix2pix", "/no/such.pth", "-o", "x"],
         cwd=REPO,

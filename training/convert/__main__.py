@@ -43,6 +43,11 @@ def build_parser(prog: str = "python -m training.convert") -> argparse.ArgumentP
 def main(argv: list[str] | None = None, prog: str = "python -m training.convert") -> int:
     """Run one conversion; user errors print one line and return 2, parity failures 1."""
     args = build_parser(prog).parse_args(argv)
+    if args.output.exists() and not args.overwrite:  # before minutes of export work
+        print(
+            f"error: '{args.output}' already exists; use --overwrite to replace it", file=sys.stderr
+        )
+        return 2
     try:
         pack = _converter(args.kind).run(args)
     except (HeirloomError, OSError) as exc:

@@ -150,9 +150,10 @@ def convert(
 
 
 def _architecture(shape: UnetShape) -> str:
+    norm = "batch norm with per-image statistics" if shape.norm == "batch" else "instance norm"
     return (
         f"pix2pix U-Net generator, {shape.num_downs} down/up levels, ngf {shape.ngf}, "
-        f"{shape.norm} norm exported as per-image instance norm, no dropout"
+        f"{norm}, no dropout"
     )
 
 
