@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from engine import runtime
+from engine.errors import PackError
 from engine.models import Manifest, ModelPack, sha256_of, verify_pack, write_pack
 
 CARD_SECTIONS = ("Architecture", "Data", "Training", "Metrics", "Licence")
@@ -40,9 +41,9 @@ def export_onnx(
 
     ``example`` maps graph input names to example tensors, passed to ``forward``
     positionally in the mapping's order. ``dynamic`` maps input/output names to
-    ``{axis: symbolic name}`` for axes that may vary (batch, height, width). The
-    classic TorchScript exporter is used: it handles our convolutional nets and
-    diffusers' UNet with dynamic axes without the dynamo exporter's shape guards.
+    ``{axis: symbolic name}`` for axes that may vary (batch, height, width). Uses the
+    classic TorchScript exporter (``dynamo=False``); trust a graph only after
+    :func:`check_parity`.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -171,6 +172,8 @@ def export_pack(
     """
     if not parity_inputs:
         raise ValueError("export_pack needs at least one parity input")
+    if Path(folder).exists() and not overwrite:  # fail before minutes of export work
+        raise PackError(f"'{folder}' already exists; use --overwrite to replace it")
     with tempfile.TemporaryDirectory(prefix="heirloom-export-") as tmp:
         onnx_path = export_onnx(
             module,

@@ -1,7 +1,8 @@
 """``python -m training.convert KIND SOURCE -o PACK_DIR``: official weights -> model pack.
 
 To add a converter, add one entry to :data:`CONVERTERS`: a module exposing ``HELP``
-(one line), ``add_arguments(parser)`` for its own options and ``run(args) -> ModelPack``.
+(one line), ``add_arguments(parser)`` for its own options and ``run(args)`` returning
+the written ``ModelPack`` or a list of them.
 Every converter gets ``source``, ``-o/--output``, ``--name`` and ``--overwrite``.
 """
 
@@ -43,20 +44,16 @@ def build_parser(prog: str = "python -m training.convert") -> argparse.ArgumentP
 def main(argv: list[str] | None = None, prog: str = "python -m training.convert") -> int:
     """Run one conversion; user errors print one line and return 2, parity failures 1."""
     args = build_parser(prog).parse_args(argv)
-    if args.output.exists() and not args.overwrite:  # before minutes of export work
-        print(
-            f"error: '{args.output}' already exists; use --overwrite to replace it", file=sys.stderr
-        )
-        return 2
     try:
-        pack = _converter(args.kind).run(args)
+        result = _converter(args.kind).run(args)
     except (HeirloomError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ParityError as exc:
         print(f"error: the exported graph does not match torch: {exc}", file=sys.stderr)
         return 1
-    print(f"wrote {pack.manifest.task} pack '{pack.name}' to {pack.path}")
+    for pack in result if isinstance(result, list) else [result]:
+        print(f"wrote {pack.manifest.task} pack '{pack.name}' to {pack.path}")
     return 0
 
 
