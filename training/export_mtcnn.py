@@ -4,7 +4,7 @@ Usage: ``python -m training.export_mtcnn [--weights DIR] [--out resources/models
 Without ``--weights`` the facenet-pytorch wheel is fetched with pip (no install) into
 ``.cache/facenet`` and its three ``*.pt`` files are taken from it. Each graph is
 checked against torch through onnxruntime (``training.export.export_pack``) before
-its pack is written.
+its pack is written; existing mtcnn-* packs in the output folder are replaced.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -141,25 +140,6 @@ def _dynamic_axes(stage: Stage) -> dict[str, dict[int, str]]:
     return {name: {0: "batch"} for name in ["image", *(o.name for o in stage.outputs)]}
 
 
-class _Manifest(Manifest):
-    """Leaves unset optional fields out of manifest.json instead of writing null.
-
-    ``engine.models.parse_manifest`` rejects null for optional fields (value_range,
-    fixed), so a manifest written with them would not read back.
-    """
-
-    def to_json(self) -> dict[str, Any]:
-        return _without_none(super().to_json())
-
-
-def _without_none(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_none(v) for v in value]
-    return value
-
-
 def _manifest(stage: Stage, source_sha: str) -> Manifest:
     options = {
         "stage": stage.name,
@@ -170,7 +150,7 @@ def _manifest(stage: Stage, source_sha: str) -> Manifest:
     if stage.name == "onet":
         options["landmark_order"] = LANDMARKS
         options["landmark_layout"] = "x of 5 points then y of 5 points, fractions of the box"
-    return _Manifest(
+    return Manifest(
         name=f"mtcnn-{stage.name}",
         task=f"face-detect-{stage.name}",
         version=f"facenet-pytorch-{FACENET_VERSION}",
