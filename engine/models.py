@@ -279,6 +279,7 @@ def write_pack(
         data["sha256"] = sha256_of(staging / MODEL_FILE)
         (staging / MANIFEST_FILE).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         (staging / CARD_FILE).write_text(card, encoding="utf-8")
+        staging.chmod(0o755)  # mkdtemp makes it private; packs are shared read-only data
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(staging, folder)
@@ -433,6 +434,7 @@ class Registry:
             for extra in pack.path.iterdir():  # pictures referenced by the card
                 if extra.is_file() and extra.name not in (MODEL_FILE, MANIFEST_FILE, CARD_FILE):
                     shutil.copyfile(extra, staging / extra.name)
+            staging.chmod(0o755)
             if target.exists():
                 shutil.rmtree(target)
             os.replace(staging, target)

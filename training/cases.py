@@ -1,0 +1,51 @@
+"""Fixed evaluation cases: the same degraded crops every time a model is measured.
+
+``heldout_cases`` come from the held-out photos only (model cards, benchmarks);
+``tuning_cases`` from training photos (choosing thresholds and baseline parameters,
+so the held-out split is never used to tune anything).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from training.data.corpus import Corpus
+from training.data.degrade import degrade
+from training.data.patches import PatchSampler
+
+
+@dataclass(frozen=True)
+class Case:
+    clean: np.ndarray  # HxWx3 float32 in [0, 1]
+    degraded: np.ndarray  # HxWx3
+    mask: np.ndarray  # HxW bool, the true local damage
+    ops: tuple[str, ...]
+
+    @property
+    def target(self) -> np.ndarray:
+        """What a restoration should give back: grayscale prints stay grayscale."""
+        if "grayscale" in self.ops:
+            gray = self.clean @ np.array([0.299, 0.587, 0.114], np.float32)
+            return np.repeat(gray[..., None], 3, axis=2)
+        return self.clean
+
+
+def make_cases(paths: list, count: int, size: int, seed: int, damage: bool | None) -> list[Case]:
+    sampler = PatchSampler(paths, size=size, scale=(0.5, 1.0), seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    cases = []
+    for _ in range(count):
+        clean = sampler.sample()
+        d = degrade(clean, rng, damage=damage)
+        cases.append(Case(clean, d.image, d.mask > 0.5, tuple(d.ops)))
+    return cases
+
+
+def heldout_cases(corpus: Corpus, count: int = 48, size: int = 256) -> list[Case]:
+    return make_cases(list(corpus.heldout), count, size, seed=20261128, damage=True)
+
+
+def tuning_cases(corpus: Corpus, count: int = 32, size: int = 256) -> list[Case]:
+    return make_cases(list(corpus.train), count, size, seed=777, damage=True)

@@ -1,0 +1,94 @@
+"""What every trainer needs: resumable checkpoints, a time budget, a metrics log.
+
+Runs live in ``runs/<name>/`` (git-ignored): ``checkpoint.pt`` (written to a
+temporary file and renamed, so a kill mid-save never corrupts it), ``log.jsonl``
+(one JSON object per logged step) and whatever the trainer exports. Restarting a
+trainer with the same run folder continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+RUNS = Path(__file__).resolve().parent.parent / "runs"
+
+
+@dataclass
+class Run:
+    """A run folder plus the counters that survive a restart."""
+
+    name: str
+    root: Path = RUNS
+    step: int = 0
+    seconds: float = 0.0  # training time spent in earlier sessions
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.dir = Path(self.root) / self.name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._started = time.monotonic()
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.dir / "checkpoint.pt"
+
+    @property
+    def elapsed(self) -> float:
+        """Training seconds including earlier sessions of this run."""
+        return self.seconds + time.monotonic() - self._started
+
+    def resume(self, modules: dict[str, Any]) -> bool:
+        """Load state into ``modules`` (nets, optimisers, EMA) if a checkpoint exists."""
+        if not self.checkpoint.exists():
+            return False
+        state = torch.load(self.checkpoint, map_location="cpu", weights_only=False)
+        for key, module in modules.items():
+            module.load_state_dict(state["modules"][key])
+        self.step, self.seconds = state["step"], state["seconds"]
+        self.extra = state.get("extra", {})
+        self._started = time.monotonic()
+        return True
+
+    def save(self, modules: dict[str, Any]) -> None:
+        state = {
+            "modules": {k: m.state_dict() for k, m in modules.items()},
+            "step": self.step,
+            "seconds": self.elapsed,
+            "extra": self.extra,
+        }
+        partial = self.checkpoint.with_suffix(".part")
+        torch.save(state, partial)
+        os.replace(partial, self.checkpoint)
+
+    def log(self, **values: Any) -> None:
+        record = {"step": self.step, "minutes": round(self.elapsed / 60, 2), **values}
+        with open(self.dir / "log.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        print(json.dumps(record), flush=True)
+
+    def history(self) -> list[dict[str, Any]]:
+        path = self.dir / "log.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def budget_left(run: Run, minutes: float, steps: int) -> bool:
+    """True while both the step count and the wall-clock budget allow another step."""
+    return run.step < steps and run.elapsed < minutes * 60
+
+
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """Exponential moving average of weights (what DDPM and many GANs sample with)."""
+    with torch.no_grad():
+        for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+            e.mul_(decay).add_(p.detach(), alpha=1 - decay)
+        for e, b in zip(ema.buffers(), model.buffers(), strict=True):
+            e.copy_(b)
