@@ -20,6 +20,7 @@ from training.export import ParityError
 CONVERTERS: dict[str, str] = {
     "pix2pix": "training.convert.pix2pix",
     "ddpm": "training.convert.ddpm",
+    "bopbtl": "training.convert.bopbtl",
 }
 
 
