@@ -23,6 +23,7 @@ from engine.errors import Cancelled, HeirloomError
 COMMANDS: list[tuple[str, str]] = [
     ("engine.cli", "add_info"),
     ("engine.cli", "add_models"),
+    ("engine.restore_cli", "add_commands"),
 ]
 
 

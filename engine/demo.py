@@ -20,10 +20,27 @@ SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
 
 def steps(out: Path) -> list[tuple[str | None, list[str]]]:
     """(task whose pack the step needs, or None; heirloom arguments)."""
+    restore = [
+        (
+            "restore",
+            [
+                "restore",
+                str(photo),
+                "-o",
+                str(out / f"restored_{photo.stem.removeprefix('old_')}.png"),
+                "--save-mask",
+                str(out / f"mask_{photo.stem.removeprefix('old_')}.png"),
+                "--overwrite",
+            ],
+        )
+        for photo in sorted(SAMPLES.glob("old_*.jpg"))
+        if not photo.stem.endswith("_mask")
+    ]
     return [
         (None, ["info"]),
         (None, ["models", "list"]),
         (None, ["models", "verify"]),
+        *restore,
     ]
 
 

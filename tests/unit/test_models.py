@@ -2,8 +2,8 @@ import json
 import shutil
 
 import pytest
-from conftest import build_conv_model, tiny_manifest
 
+from conftest import build_conv_model, tiny_manifest
 from engine.errors import PackError
 from engine.models import (
     MANIFEST_FILE,

@@ -4,8 +4,8 @@ import time
 import numpy as np
 import onnxruntime as ort
 import pytest
-from conftest import build_conv_model
 
+from conftest import build_conv_model
 from engine import runtime
 from engine.cancel import CancelToken
 from engine.errors import Cancelled

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
-from conftest import build_conv_model
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import build_conv_model
 from engine import runtime
 from engine.cancel import CancelToken
 from engine.errors import Cancelled

@@ -1,0 +1,180 @@
+"""``heirloom detect-scratches`` and ``heirloom restore`` (one photo or a whole folder).
+
+A user mask of another size is resized (with a warning) when its aspect ratio
+matches the photo's, because masks painted on a downsized copy are common; any
+other size is an error, since a stretched mask would mark the wrong pixels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from engine import arrays
+from engine.cancel import CancelToken
+from engine.console import ConsoleProgress
+from engine.errors import HeirloomError
+from engine.images import FORMATS, LoadedImage, load_image, save_image
+from engine.pipelines.restore import RestoreOptions, detect_scratches, restore_photo
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    detect = sub.add_parser("detect-scratches", help="find scratches and dust; write the mask")
+    detect.add_argument("input", type=Path)
+    detect.add_argument(
+        "-o", "--output", type=Path, required=True, help="mask PNG (white = damage)"
+    )
+    detect.add_argument("--threshold", type=float, help="0..1 (default: the model's)")
+    detect.add_argument("--prob", type=Path, help="also write the probability map here")
+    _common(detect)
+    detect.set_defaults(func=cmd_detect)
+
+    restore = sub.add_parser("restore", help="restore a photo, or every photo in a folder")
+    restore.add_argument("input", type=Path, help="a photo or a folder of photos")
+    restore.add_argument("-o", "--output", type=Path, required=True, help="file, or folder")
+    restore.add_argument(
+        "--scratches", default="auto", help="auto (detect), off, or a mask image (white = damage)"
+    )
+    restore.add_argument("--threshold", type=float, help="scratch threshold 0..1")
+    restore.add_argument("--faces", action=argparse.BooleanOptionalAction, default=True)
+    restore.add_argument("--colour", action="store_true", help="keep RGB output for gray scans")
+    restore.add_argument("--save-mask", type=Path, help="write the damage mask used")
+    restore.add_argument("--bit-depth", type=int, choices=(8, 16), help="default: the input's")
+    restore.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality")
+    restore.add_argument("--tile", type=int, help="tile size in pixels (default: from memory)")
+    restore.add_argument("--model", help="restore pack name (default: best installed)")
+    restore.add_argument("--detector", help="scratch-detect pack name")
+    _common(restore)
+    restore.set_defaults(func=cmd_restore)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+
+def _check_output(path: Path, overwrite: bool) -> None:
+    """Fail before minutes of work, not after, when the output cannot be written."""
+    if path.exists() and not overwrite:
+        raise HeirloomError(f"{path} already exists; use --overwrite to replace it")
+    if not path.parent.is_dir():
+        raise HeirloomError(f"the folder {path.parent} does not exist")
+    if path.suffix.lower() not in FORMATS:
+        raise HeirloomError(f"cannot write '{path.name}': use .png, .jpg, .tif or .webp")
+
+
+def _user_mask(path: Path, height: int, width: int) -> np.ndarray:
+    loaded = load_image(path)
+    mask = arrays.luma(loaded.pixels)
+    if mask.shape != (height, width):
+        mh, mw = mask.shape
+        if abs(mw / mh - width / height) > 0.01:
+            raise HeirloomError(
+                f"the mask {path.name} is {mw}x{mh} but the photo is {width}x{height}; "
+                "paint the mask on the same photo"
+            )
+        print(
+            f"heirloom: warning: mask {path.name} is {mw}x{mh}; resized to {width}x{height}",
+            file=sys.stderr,
+        )
+        mask = arrays.resize_plane(mask, width, height)
+    return mask > 0.5
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    _check_output(args.output, args.overwrite)
+    photo = load_image(args.input)
+    progress = ConsoleProgress(quiet=args.quiet)
+    options = RestoreOptions(threshold=args.threshold, device=args.device)
+    result = detect_scratches(photo.pixels, options, progress.emitter(), CancelToken())
+    progress.done()
+    mask = result.images["mask"]
+    save_image(args.output, mask.astype(np.float32), overwrite=args.overwrite)
+    if args.prob:
+        save_image(args.prob, result.images["prob"], bit_depth=16, overwrite=args.overwrite)
+    print(
+        f"{args.output}: {mask.mean() * 100:.2f}% marked as damage "
+        f"({result.info['model']}, threshold {result.info['threshold']}, {result.info['device']})"
+    )
+    return 0
+
+
+def _restore_one(photo: LoadedImage, output: Path, args: argparse.Namespace, quiet: bool) -> dict:
+    mask = None
+    scratches = args.scratches
+    if scratches not in ("auto", "off"):
+        mask = _user_mask(Path(scratches), photo.height, photo.width)
+    options = RestoreOptions(
+        scratches=scratches if mask is None else "auto",
+        mask=mask,
+        threshold=args.threshold,
+        faces=args.faces,
+        colour=args.colour,
+        device=args.device,
+        tile=args.tile,
+        restorer=args.model,
+        detector=args.detector,
+    )
+    progress = ConsoleProgress(quiet=quiet)
+    result = restore_photo(photo.pixels, options, progress.emitter(), CancelToken())
+    progress.done()
+    save_image(
+        output,
+        result.images["restored"],
+        meta=photo.meta,
+        alpha=photo.alpha,
+        bit_depth=args.bit_depth,
+        quality=args.quality,
+        overwrite=args.overwrite,
+    )
+    if args.save_mask:
+        target = args.save_mask
+        if target.is_dir():
+            target = target / f"{output.stem}_mask.png"
+        save_image(target, result.images["mask"].astype(np.float32), overwrite=args.overwrite)
+    return result.info
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    if args.input.is_dir():
+        return _restore_folder(args)
+    _check_output(args.output, args.overwrite)
+    photo = load_image(args.input)
+    info = _restore_one(photo, args.output, args, args.quiet)
+    print(
+        f"{args.output}: restored with {info['model']} on {info['device']}; mask "
+        f"{info['mask']}; faces: {len(info['faces'])} ({info['face_method']})"
+    )
+    return 0
+
+
+def _restore_folder(args: argparse.Namespace) -> int:
+    out_dir: Path = args.output
+    if out_dir.exists() and not out_dir.is_dir():
+        raise HeirloomError(f"{out_dir} is a file; give a folder for the restored photos")
+    if out_dir.resolve() == args.input.resolve():
+        raise HeirloomError("the output folder must differ from the input folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = sorted(p for p in args.input.iterdir() if p.is_file() and p.suffix.lower() in FORMATS)
+    if not files:
+        raise HeirloomError(f"no photos (.png, .jpg, .tif, .webp, .bmp) in {args.input}")
+    failures: list[tuple[str, str]] = []
+    for index, path in enumerate(files, 1):
+        target = out_dir / path.name
+        try:
+            _check_output(target, args.overwrite)
+            photo = load_image(path)
+            info = _restore_one(photo, target, args, quiet=True)
+            print(f"[{index}/{len(files)}] ok      {path.name} ({len(info['faces'])} faces)")
+        except HeirloomError as exc:
+            failures.append((path.name, str(exc)))
+            print(f"[{index}/{len(files)}] FAILED  {path.name}: {exc}", file=sys.stderr)
+    done = len(files) - len(failures)
+    print(f"restored {done} of {len(files)} photos into {out_dir}")
+    for name, reason in failures:
+        print(f"  skipped {name}: {reason}")
+    return 2 if failures else 0

@@ -1,0 +1,125 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib import cbook
+
+from conftest import build_blur_restorer, restore_packs, tiny_manifest
+from engine.cancel import CancelToken
+from engine.errors import Cancelled, HeirloomError, PackError
+from engine.images import load_image
+from engine.jobs import Emitter, Preview, Progress
+from engine.models import BUNDLED_DIR, Registry, TensorSpec, Tiling, write_pack
+from engine.pipelines.restore import RestoreOptions, detect_scratches, restore_photo
+
+SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
+
+
+@pytest.fixture
+def registry(tmp_path):
+    return Registry(tmp_path / "no-bundled", restore_packs(tmp_path))
+
+
+@pytest.fixture
+def photo():
+    return load_image(SAMPLES / "old_EveningGlow.jpg").pixels[:300, :420].copy()
+
+
+def recorder():
+    events = []
+    return events, Emitter(events.append, preview_interval=0.0)
+
+
+def test_detection_works_at_a_capped_resolution_and_returns_full_size(registry, photo):
+    events, emit = recorder()
+    result = detect_scratches(photo, RestoreOptions(), emit, registry=registry)
+    assert result.images["prob"].shape == photo.shape[:2]
+    assert result.images["mask"].dtype == bool and result.images["mask"].shape == photo.shape[:2]
+    assert result.info["working_size"] == (256, 183)  # working_long_side 256 in the manifest
+    assert result.info["device"].startswith("CPU")
+    assert any(isinstance(e, Preview) for e in events)
+    low = detect_scratches(photo, RestoreOptions(threshold=0.2), registry=registry)
+    high = detect_scratches(photo, RestoreOptions(threshold=0.8), registry=registry)
+    assert low.images["mask"].sum() >= high.images["mask"].sum()
+
+
+def test_restore_keeps_size_and_grayscale_and_reports_stages(registry, photo):
+    gray = photo[..., :1].copy()
+    before = gray.copy()
+    events, emit = recorder()
+    result = restore_photo(gray, RestoreOptions(faces=False), emit, registry=registry)
+    assert result.images["restored"].shape == gray.shape  # gray stays gray
+    assert np.array_equal(gray, before)  # the input array is untouched
+    fractions = [e.fraction for e in events if isinstance(e, Progress)]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    labels = [e.label for e in events if isinstance(e, Preview)]
+    assert "damage" in labels and "global restoration" in labels
+    coloured = restore_photo(gray, RestoreOptions(faces=False, colour=True), registry=registry)
+    assert coloured.images["restored"].shape == gray.shape[:2] + (3,)
+
+
+def test_a_given_mask_replaces_detection_and_must_match_the_photo(registry, photo):
+    mask = np.zeros(photo.shape[:2], np.float32)
+    mask[100:110, :] = 1
+    result = restore_photo(photo, RestoreOptions(mask=mask, faces=False), registry=registry)
+    assert result.info["mask"] == "given" and "prob" not in result.images
+    assert result.images["mask"].sum() == 10 * photo.shape[1]
+    with pytest.raises(HeirloomError, match="must be the same size"):
+        restore_photo(photo, RestoreOptions(mask=mask[:50], faces=False), registry=registry)
+    off = restore_photo(photo, RestoreOptions(scratches="off", faces=False), registry=registry)
+    assert not off.images["mask"].any()
+
+
+def test_tiled_restoration_has_no_seams(registry, photo):
+    whole = restore_photo(photo, RestoreOptions(scratches="off", faces=False), registry=registry)
+    tiled = restore_photo(
+        photo, RestoreOptions(scratches="off", faces=False, tile=96), registry=registry
+    )
+    assert np.abs(whole.images["restored"] - tiled.images["restored"]).max() < 1e-3
+
+
+def test_missing_packs_and_tiny_photos_are_clear_errors(tmp_path, photo):
+    empty = Registry(tmp_path / "a", tmp_path / "b")
+    with pytest.raises(PackError, match="no model pack for 'restore' is installed"):
+        restore_photo(photo, registry=empty)
+    with pytest.raises(HeirloomError, match="at least 16 pixels"):
+        restore_photo(photo[:10, :10], registry=empty)
+
+
+def test_cancel_stops_the_job(registry, photo):
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        restore_photo(photo, RestoreOptions(faces=False), cancel=token, registry=registry)
+
+
+def test_faces_are_found_and_refined_on_a_real_portrait(tmp_path):
+    models = restore_packs(tmp_path)
+    write_pack(
+        models / "blur",
+        build_blur_restorer(tmp_path / "blur.onnx"),
+        tiny_manifest(
+            "blur",
+            task="restore",
+            inputs=(TensorSpec("image", "NCHW", 3), TensorSpec("mask", "NCHW", 1)),
+            outputs=(TensorSpec("restored", "NCHW", 3),),
+            tiling=Tiling(True, 8, 64),
+        ),
+        "# blur\n",
+    )
+    registry = Registry(BUNDLED_DIR, models)
+    portrait = load_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).pixels
+    result = restore_photo(
+        portrait, RestoreOptions(scratches="off", restorer="blur"), registry=registry
+    )
+    assert len(result.info["faces"]) == 1
+    assert result.info["face_method"] == "second blur pass at face scale"
+    x0, y0, x1, y1 = result.info["faces"][0]
+    plain = restore_photo(
+        portrait,
+        RestoreOptions(scratches="off", faces=False, restorer="blur"),
+        registry=registry,
+    )
+    diff = np.abs(result.images["restored"] - plain.images["restored"]).mean(axis=2)
+    inside = diff[int(y0) : int(y1), int(x0) : int(x1)].mean()
+    assert inside > 10 * diff[:40, :40].mean()  # the face pass changed the face, not the corner
