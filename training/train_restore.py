@@ -23,15 +23,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from bench.baselines import baseline_scratch_mask, classical_restore, tune_hat
+from bench.metrics import psnr, ssim
 from engine.models import Manifest, SizeRule, TensorSpec, Tiling
-from training.baselines import baseline_scratch_mask, classical_restore, tune_hat
 from training.cases import Case, heldout_cases, tuning_cases
 from training.data.corpus import load_corpus
 from training.data.degrade import degrade
 from training.data.patches import PatchSampler
 from training.export import export_pack, render_card
 from training.loop import Run, budget_left
-from training.metrics import psnr, ssim
 from training.nets.unet import UNet
 from training.showcase import save_grid
 

@@ -40,7 +40,7 @@ def tune_hat(
     thresholds: tuple[float, ...] = tuple(np.round(np.arange(0.02, 0.3, 0.02), 2)),
 ) -> tuple[HatParams, float]:
     """Grid-search kernel and threshold for the best pooled F1 on (gray, true mask) pairs."""
-    from training.metrics import pooled_mask_scores
+    from bench.metrics import pooled_mask_scores
 
     best, best_f1 = HatParams(), -1.0
     for kernel in kernels:
