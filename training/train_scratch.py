@@ -189,7 +189,11 @@ def export(net: nn.Module, run: Run, corpus, folder: Path) -> None:
             "steps": run.step,
             "minutes": round(run.elapsed / 60, 1),
             "hardware": "2-core CPU",
-            "metrics": {"heldout": metrics["ours"], "baseline": metrics["baseline"]},
+            "metrics": {
+                "heldout": metrics["ours"],
+                "baseline": metrics["baseline"],
+                "baseline_params": metrics["baseline_params"],
+            },
         },
         architecture="UNet(in=1, out=1, base=16, levels=4), sigmoid output",
     )
