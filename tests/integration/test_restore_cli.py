@@ -106,3 +106,21 @@ def test_a_missing_pack_says_which_and_how_to_get_it(tmp_path, home):
     assert "no model pack named 'bopbtl'" in result.stderr
     assert "heirloom models import" in result.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_rgba_and_tiny_photos(tmp_path, home):
+    rgba = np.dstack(
+        [
+            (load_image(SAMPLES / "old_LadyBird.jpg").pixels[:120, :160] * 255).astype(np.uint8),
+            np.tile(np.linspace(0, 255, 160, dtype=np.uint8), (120, 1)),
+        ]
+    )
+    Image.fromarray(rgba).save(tmp_path / "cutout.png")
+    result = heirloom("restore", tmp_path / "cutout.png", "-o", tmp_path / "out.png", home=home)
+    assert result.returncode == 0, result.stderr
+    with Image.open(tmp_path / "out.png") as out:
+        assert out.mode == "RGBA" and np.array_equal(np.asarray(out)[..., 3], rgba[..., 3])
+    Image.fromarray(rgba[:10, :12]).save(tmp_path / "tiny.png")
+    tiny = heirloom("restore", tmp_path / "tiny.png", "-o", tmp_path / "t.png", home=home)
+    assert tiny.returncode == 2 and "needs at least 16 pixels" in tiny.stderr
+    assert not (tmp_path / "t.png").exists()
