@@ -1,0 +1,359 @@
+"""The canvas: a zoomable, pannable view of the document's layers with brushes on top.
+
+Zoom keeps the image point under the cursor fixed (wheel), fit and 100% are one key
+each; the middle button or space-drag pans. Brush strokes go to the active paint
+layer (mask or sketch) as :class:`~gui.canvas.brush.Stroke` objects, and each one
+becomes a single undo step when the button is released. In compare mode the result
+is drawn only right of a split line the user drags: before | after.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QPixmap,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import (
+    QFrame,
+    QGraphicsPixmapItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QWidget,
+)
+
+from gui.canvas.brush import Stroke
+from gui.canvas.tiles import TiledLayer, mask_render, photo_render, sketch_render
+from gui.document import Document, Layer, PlaneEdit
+
+MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
+MASK_COLOUR = (230, 40, 40)
+
+
+class Tool(StrEnum):
+    NONE = "none"  # pointer: no painting, left-drag pans
+    BRUSH = "brush"
+    ERASER = "eraser"
+
+
+class CanvasView(QGraphicsView):
+    """Shows one :class:`Document`; the workspaces choose the tool and paint layer."""
+
+    stroke_finished = Signal(str)  # the layer painted
+    zoom_changed = Signal(float)
+    brush_changed = Signal(float, float)  # radius (image pixels), hardness
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setBackgroundBrush(QColor(38, 40, 44))
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.document: Document | None = None
+        self.layers: dict[Layer, TiledLayer] = {}
+        self.tool = Tool.NONE
+        self.paint_layer = Layer.MASK
+        self.radius = 12.0
+        self.hardness = 0.8
+        self._stroke: Stroke | None = None
+        self._pan_from: QPointF | None = None
+        self._space = False
+        self._cursor: QPointF | None = None  # scene position of the brush outline
+        self._preview = QGraphicsPixmapItem()
+        self._preview.setZValue(5)
+        self._preview.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._faces: list[QGraphicsRectItem] = []
+        self.compare = False
+        self.compare_x = 0.0
+        self._dragging_split = False
+
+    # --- document and layers ----------------------------------------------------
+
+    def set_document(self, document: Document) -> None:
+        scene = self.scene()
+        scene.clear()
+        self._faces = []
+        self.document = document
+        self.layers = {
+            Layer.PHOTO: TiledLayer(
+                document.width, document.height, photo_render(lambda: document.photo_rgb8)
+            ),
+            Layer.RESULT: TiledLayer(
+                document.width, document.height, photo_render(lambda: document.result_rgb8)
+            ),
+            Layer.SKETCH: TiledLayer(
+                document.width, document.height, sketch_render(lambda: document.sketch)
+            ),
+            Layer.MASK: TiledLayer(
+                document.width, document.height, mask_render(lambda: document.mask, MASK_COLOUR)
+            ),
+        }
+        for z, layer in enumerate((Layer.PHOTO, Layer.RESULT, Layer.SKETCH, Layer.MASK)):
+            item = self.layers[layer]
+            item.setZValue(z)
+            scene.addItem(item)
+        self.layers[Layer.MASK].setOpacity(0.6)
+        self.layers[Layer.SKETCH].setVisible(False)
+        self.layers[Layer.RESULT].setVisible(document.result is not None)
+        self._preview = QGraphicsPixmapItem()
+        self._preview.setZValue(2.5)
+        self._preview.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        scene.addItem(self._preview)
+        scene.setSceneRect(QRectF(0, 0, document.width, document.height))
+        document.changed.connect(self._on_changed)
+        self.compare_x = document.width / 2
+        self.fit()
+
+    def _on_changed(self, layer: str, rect: QRect) -> None:
+        item = self.layers.get(Layer(layer))
+        if item is None:
+            return
+        item.invalidate(rect)
+        if layer == Layer.RESULT and self.document is not None:
+            item.setVisible(self.document.result is not None)
+
+    def set_layer_visible(self, layer: Layer, visible: bool) -> None:
+        if layer in self.layers:
+            self.layers[layer].setVisible(visible)
+
+    def set_layer_opacity(self, layer: Layer, opacity: float) -> None:
+        if layer in self.layers:
+            self.layers[layer].setOpacity(opacity)
+
+    def show_preview(self, image: QImage | None) -> None:
+        """A job's in-progress image over the photo, stretched to the document size."""
+        if image is None or image.isNull() or self.document is None:
+            self._preview.setPixmap(QPixmap())
+            return
+        self._preview.setPixmap(QPixmap.fromImage(image))
+        self._preview.setScale(self.document.width / max(1, image.width()))
+
+    def show_faces(self, boxes: list[tuple[float, float, float, float]]) -> None:
+        """Outline faces found by a restore: (x0, y0, x1, y1) in image pixels."""
+        for item in self._faces:
+            self.scene().removeItem(item)
+        self._faces = []
+        pen = QPen(QColor(90, 200, 255), 2)
+        pen.setCosmetic(True)
+        for x0, y0, x1, y1 in boxes:
+            item = self.scene().addRect(QRectF(x0, y0, x1 - x0, y1 - y0), pen)
+            item.setZValue(10)
+            self._faces.append(item)
+
+    # --- zoom and pan -----------------------------------------------------------
+
+    @property
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def zoom_at(self, factor: float, view_pos: QPointF) -> None:
+        """Scale by ``factor`` keeping the scene point under ``view_pos`` where it is."""
+        target = min(MAX_ZOOM, max(MIN_ZOOM, self.zoom * factor))
+        if target == self.zoom:
+            return
+        anchor = self.mapToScene(view_pos.toPoint())
+        self.scale(target / self.zoom, target / self.zoom)
+        moved = self.mapFromScene(anchor) - view_pos.toPoint()
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + moved.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + moved.y())
+        self.zoom_changed.emit(self.zoom)
+
+    def fit(self) -> None:
+        if self.document is None:
+            return
+        self.fitInView(self.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+        self.zoom_changed.emit(self.zoom)
+
+    def actual_size(self) -> None:
+        centre = self.mapToScene(self.viewport().rect().center())
+        self.setTransform(self.transform().fromScale(1.0, 1.0))
+        self.centerOn(centre)
+        self.zoom_changed.emit(self.zoom)
+
+    def set_brush(self, radius: float | None = None, hardness: float | None = None) -> None:
+        if radius is not None:
+            self.radius = min(500.0, max(0.5, radius))
+        if hardness is not None:
+            self.hardness = min(1.0, max(0.0, hardness))
+        self.brush_changed.emit(self.radius, self.hardness)
+        self._update_cursor(self._cursor)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.zoom_at(1.25**steps, event.position())
+        event.accept()
+
+    # --- compare ------------------------------------------------------------------
+
+    def set_compare(self, on: bool) -> None:
+        """Before | after: the result only right of the split line."""
+        self.compare = on
+        if Layer.RESULT in self.layers:
+            self.layers[Layer.RESULT].clip_left = self.compare_x if on else None
+            self.layers[Layer.RESULT].update()
+        self.viewport().update()
+
+    def set_split(self, x: float) -> None:
+        if self.document is None:
+            return
+        self.compare_x = min(float(self.document.width), max(0.0, x))
+        self.set_compare(self.compare)
+
+    def _near_split(self, view_pos: QPointF) -> bool:
+        line = self.mapFromScene(QPointF(self.compare_x, 0)).x()
+        return self.compare and abs(view_pos.x() - line) <= 8
+
+    # --- mouse: paint, pan, split ---------------------------------------------------
+
+    def _painting_enabled(self) -> bool:
+        return self.document is not None and self.tool != Tool.NONE and not self._space
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        pos = event.position()
+        left = event.button() == Qt.MouseButton.LeftButton
+        if event.button() == Qt.MouseButton.MiddleButton or (
+            left and (self._space or self.tool == Tool.NONE) and not self._near_split(pos)
+        ):
+            self._pan_from = pos
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+        elif left and self._near_split(pos):
+            self._dragging_split = True
+        elif left and self._painting_enabled() and self.document is not None:
+            layer = self.paint_layer
+            background = 0 if layer == Layer.MASK else 255
+            ink = 255 if layer == Layer.MASK else 0
+            target = background if self.tool == Tool.ERASER else ink
+            self._stroke = Stroke(self.document.plane(layer), target, self.radius, self.hardness)
+            self._extend_stroke(self.mapToScene(pos.toPoint()))
+        event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        pos = event.position()
+        scene_pos = self.mapToScene(pos.toPoint())
+        if self._pan_from is not None:
+            delta = pos - self._pan_from
+            self._pan_from = pos
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
+        elif self._dragging_split:
+            self.set_split(scene_pos.x())
+        elif self._stroke is not None:
+            self._extend_stroke(scene_pos)
+        if self._near_split(pos) or self._dragging_split:
+            self.viewport().setCursor(Qt.CursorShape.SplitHCursor)
+        elif self._pan_from is None:
+            self.viewport().setCursor(
+                Qt.CursorShape.CrossCursor
+                if self._painting_enabled()
+                else Qt.CursorShape.OpenHandCursor
+            )
+        self._update_cursor(scene_pos if self._painting_enabled() else None)
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if self._pan_from is not None and event.button() in (
+            Qt.MouseButton.MiddleButton,
+            Qt.MouseButton.LeftButton,
+        ):
+            self._pan_from = None
+            self.viewport().unsetCursor()
+        self._dragging_split = False
+        if self._stroke is not None and event.button() == Qt.MouseButton.LeftButton:
+            self._finish_stroke()
+        event.accept()
+
+    def leaveEvent(self, event: object) -> None:  # noqa: N802 - Qt override
+        self._update_cursor(None)
+
+    def _extend_stroke(self, scene_pos: QPointF) -> None:
+        assert self._stroke is not None and self.document is not None
+        box = self._stroke.to(scene_pos.x(), scene_pos.y())
+        if not box.empty:
+            self.document.touched(self.paint_layer, box)
+
+    def _finish_stroke(self) -> None:
+        stroke, self._stroke = self._stroke, None
+        if stroke is None or self.document is None or stroke.bounds.empty:
+            return
+        name = "Erase" if self.tool == Tool.ERASER else "Paint"
+        text = f"{name} {'mask' if self.paint_layer == Layer.MASK else 'sketch'}"
+        self.document.undo.push(
+            PlaneEdit(self.document, self.paint_layer, stroke.bounds, stroke.before(), text)
+        )
+        self.stroke_finished.emit(str(self.paint_layer))
+
+    # --- keys: space pans ------------------------------------------------------------
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            self._update_cursor(None)
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            self.viewport().unsetCursor()
+            return
+        super().keyReleaseEvent(event)
+
+    # --- overlays: brush outline, split line -------------------------------------------
+
+    def _cursor_rect(self, scene_pos: QPointF | None) -> QRect:
+        if scene_pos is None:
+            return QRect()
+        centre = self.mapFromScene(scene_pos)
+        reach = int(self.radius * self.zoom) + 3
+        return QRect(centre.x() - reach, centre.y() - reach, 2 * reach + 1, 2 * reach + 1)
+
+    def _update_cursor(self, scene_pos: QPointF | None) -> None:
+        old = self._cursor_rect(self._cursor)
+        self._cursor = scene_pos
+        self.viewport().update(old.united(self._cursor_rect(scene_pos)))
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        if self._cursor is not None:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            for colour, width in ((QColor(0, 0, 0, 160), 3), (QColor(255, 255, 255), 1)):
+                pen = QPen(colour, width)
+                pen.setCosmetic(True)
+                painter.setPen(pen)
+                painter.drawEllipse(self._cursor, self.radius, self.radius)
+        if self.compare and self.document is not None:
+            pen = QPen(QColor(255, 255, 255), 2)
+            pen.setCosmetic(True)
+            painter.setPen(pen)
+            painter.drawLine(
+                QPointF(self.compare_x, 0), QPointF(self.compare_x, self.document.height)
+            )
+            centre = QPointF(self.compare_x, self.document.height / 2)
+            painter.save()
+            painter.resetTransform()
+            handle = self.mapFromScene(centre)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setBrush(QColor(255, 255, 255))
+            painter.setPen(QPen(QColor(0, 0, 0, 120), 1))
+            painter.drawEllipse(QPointF(handle), 11, 11)
+            painter.setPen(QPen(QColor(40, 40, 40), 2))
+            painter.drawText(
+                QRectF(handle.x() - 11, handle.y() - 11, 22, 22),
+                Qt.AlignmentFlag.AlignCenter,
+                "\u2194",
+            )
+            painter.restore()

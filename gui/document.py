@@ -1,0 +1,156 @@
+"""What the user is working on: the photo and the layers painted or computed over it.
+
+Layers are numpy arrays at the photo's size, the same shapes the engine takes:
+``mask`` (uint8, 255 = damaged / to fill), ``sketch`` (uint8, 0 = line on 255 =
+paper, as pix2pix was trained) and ``result`` (float32 HxWxC in [0, 1]). Every change
+goes through :meth:`Document.edit_plane` or :meth:`Document.set_result` (or a stroke
+that pushes its own command), so it lands on the undo stack and in ``changed``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QRect, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from engine.images import ImageMeta, LoadedImage
+from gui.canvas.brush import Box
+from gui.qimages import to_rgb8
+
+UNDO_LIMIT = 60
+"""Undo steps kept; with compressed regions a few MB for masks, even on big scans."""
+
+
+class Layer(StrEnum):
+    PHOTO = "photo"
+    MASK = "mask"
+    SKETCH = "sketch"
+    RESULT = "result"
+
+
+class Document(QObject):
+    """A photo, its mask / sketch / result layers and their undo history."""
+
+    changed = Signal(str, QRect)  # layer, changed pixels (a null QRect: all of it)
+
+    def __init__(self, image: LoadedImage, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.photo = image.pixels
+        self.photo_rgb8 = to_rgb8(image.pixels)
+        self.meta: ImageMeta = image.meta
+        self.alpha = image.alpha
+        self.source: Path | None = image.meta.source
+        self.project_path: Path | None = None
+        height, width = self.photo.shape[:2]
+        self.mask = np.zeros((height, width), np.uint8)
+        self.sketch = np.full((height, width), 255, np.uint8)
+        self.result: np.ndarray | None = None
+        self.result_rgb8: np.ndarray | None = None
+        self.faces: list[tuple[float, float, float, float]] = []
+        self.undo = QUndoStack(self)
+        self.undo.setUndoLimit(UNDO_LIMIT)
+
+    @property
+    def width(self) -> int:
+        return int(self.photo.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.photo.shape[0])
+
+    @property
+    def title(self) -> str:
+        name = (self.project_path or self.source or Path("Untitled")).name
+        return f"{name} ({self.width}x{self.height})"
+
+    def plane(self, layer: Layer) -> np.ndarray:
+        """The editable uint8 plane of the mask or sketch layer (edited in place)."""
+        if layer == Layer.MASK:
+            return self.mask
+        if layer == Layer.SKETCH:
+            return self.sketch
+        raise ValueError(f"{layer} is not a paintable layer")
+
+    def touched(self, layer: Layer, box: Box | None = None) -> None:
+        """Tell views that pixels of ``layer`` changed (None: the whole layer)."""
+        rect = QRect() if box is None else QRect(box.x0, box.y0, box.x1 - box.x0, box.y1 - box.y0)
+        self.changed.emit(str(layer), rect)
+
+    def edit_plane(self, layer: Layer, new: np.ndarray, text: str) -> None:
+        """Replace a plane as one undoable step that stores only the pixels that differ."""
+        old = self.plane(layer)
+        diff = np.argwhere(old != new)
+        if diff.size == 0:
+            return
+        (y0, x0), (y1, x1) = diff.min(axis=0), diff.max(axis=0) + 1
+        box = Box(int(x0), int(y0), int(x1), int(y1))
+        before = old[box.slices()].copy()
+        old[box.slices()] = new[box.slices()]
+        self.undo.push(PlaneEdit(self, layer, box, before, text))
+
+    def set_result(self, pixels: np.ndarray | None, text: str = "Result") -> None:
+        """Show a computed image as the result layer, undoably."""
+        self.undo.push(ResultChange(self, pixels, text))
+
+    def _put_result(self, pixels: np.ndarray | None) -> None:
+        self.result = pixels
+        self.result_rgb8 = None if pixels is None else to_rgb8(pixels)
+        self.touched(Layer.RESULT)
+
+
+class PlaneEdit(QUndoCommand):
+    """One stroke or mask operation: the changed box before and after, zlib-compressed.
+
+    The command is pushed after the pixels already changed, so its first ``redo`` (which
+    QUndoStack calls on push) only records the after-state.
+    """
+
+    def __init__(
+        self, document: Document, layer: Layer, box: Box, before: np.ndarray, text: str
+    ) -> None:
+        super().__init__(text)
+        self._document, self._layer, self._box = document, layer, box
+        self._shape = before.shape
+        self._before = zlib.compress(before.tobytes(), 1)
+        self._after: bytes | None = None
+
+    def _write(self, data: bytes) -> None:
+        plane = self._document.plane(self._layer)
+        plane[self._box.slices()] = np.frombuffer(zlib.decompress(data), np.uint8).reshape(
+            self._shape
+        )
+        self._document.touched(self._layer, self._box)
+
+    def redo(self) -> None:
+        if self._after is None:
+            region = self._document.plane(self._layer)[self._box.slices()]
+            self._after = zlib.compress(region.tobytes(), 1)
+            self._document.touched(self._layer, self._box)
+        else:
+            self._write(self._after)
+
+    def undo(self) -> None:
+        self._write(self._before)
+
+    def stored_bytes(self) -> int:
+        """Memory this step keeps (what bounds the history)."""
+        return len(self._before) + len(self._after or b"")
+
+
+class ResultChange(QUndoCommand):
+    """Swapping the result layer; both arrays are kept by reference, never copied."""
+
+    def __init__(self, document: Document, pixels: np.ndarray | None, text: str) -> None:
+        super().__init__(text)
+        self._document = document
+        self._before, self._after = document.result, pixels
+
+    def redo(self) -> None:
+        self._document._put_result(self._after)
+
+    def undo(self) -> None:
+        self._document._put_result(self._before)

@@ -1,0 +1,95 @@
+"""Settings dialog: edits a :class:`~gui.settings.Settings` in place when accepted."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QSpinBox,
+    QWidget,
+)
+
+from gui.settings import DEVICES, Settings
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.settings = settings
+        form = QFormLayout(self)
+        self.device = QComboBox()
+        for device in DEVICES:
+            self.device.addItem(
+                {"auto": "Automatic (CUDA when usable)"}.get(device, device.upper()), device
+            )
+        self.device.setCurrentIndex(DEVICES.index(settings.device))
+        self.tile = QSpinBox()
+        self.tile.setRange(64, 4096)
+        self.tile.setSingleStep(64)
+        self.tile.setSuffix(" px")
+        self.tile.setValue(settings.tile_size)
+        self.tile.setToolTip("Smaller tiles use less memory on big scans, and run a bit slower")
+        self.threads = QSpinBox()
+        self.threads.setRange(0, 256)
+        self.threads.setSpecialValueText("All cores")
+        self.threads.setValue(settings.threads)
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 1000)
+        self.steps.setValue(settings.diffusion_steps)
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(0.01, 0.99)
+        self.threshold.setSingleStep(0.05)
+        self.threshold.setValue(settings.scratch_threshold)
+        self.live = QCheckBox("Regenerate after every sketch stroke")
+        self.live.setChecked(settings.live_mode)
+        self.autosave = QDoubleSpinBox()
+        self.autosave.setRange(0.5, 60)
+        self.autosave.setSuffix(" min")
+        self.autosave.setValue(settings.autosave_minutes)
+        for label, widget in (
+            ("Device", self.device),
+            ("Tile size", self.tile),
+            ("Threads", self.threads),
+            ("Diffusion steps", self.steps),
+            ("Scratch threshold", self.threshold),
+            ("Live sketch", self.live),
+            ("Autosave every", self.autosave),
+        ):
+            form.addRow(label, widget)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok
+            | QDialogButtonBox.StandardButton.Cancel
+            | QDialogButtonBox.StandardButton.RestoreDefaults
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(
+            self._defaults
+        )
+        form.addRow(buttons)
+
+    def _defaults(self) -> None:
+        defaults = Settings()
+        self.device.setCurrentIndex(DEVICES.index(defaults.device))
+        self.tile.setValue(defaults.tile_size)
+        self.threads.setValue(defaults.threads)
+        self.steps.setValue(defaults.diffusion_steps)
+        self.threshold.setValue(defaults.scratch_threshold)
+        self.live.setChecked(defaults.live_mode)
+        self.autosave.setValue(defaults.autosave_minutes)
+
+    def accept(self) -> None:
+        s = self.settings
+        s.device = self.device.currentData()
+        s.tile_size = self.tile.value()
+        s.threads = self.threads.value()
+        s.diffusion_steps = self.steps.value()
+        s.scratch_threshold = self.threshold.value()
+        s.live_mode = self.live.isChecked()
+        s.autosave_minutes = self.autosave.value()
+        super().accept()

@@ -1,0 +1,576 @@
+"""The main window: menus, tool bar, the shared canvas, workspace panels, status bar.
+
+The window owns the app-wide pieces (document, job bridge, settings, autosave) and
+the actions with their shortcuts; the workspace panels build and read jobs. Long
+work always goes through the bridge, so the window only ever shows progress.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QSize, Qt, QTimer
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QStackedWidget,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine import runtime
+from engine.errors import HeirloomError
+from engine.images import ImageMeta, LoadedImage, load_image
+from gui.autosave import Autosaver, orphaned_autosaves
+from gui.bridge import EngineBridge
+from gui.canvas.view import CanvasView, Tool
+from gui.device_status import DeviceStatus
+from gui.document import Document, Layer
+from gui.icons import icon
+from gui.project import SUFFIX, load_project, save_project
+from gui.qimages import from_qimage
+from gui.settings import Settings, save_settings, settings_store
+from gui.workspaces.base import AppContext, Workspace
+from gui.workspaces.diffuse import DiffuseWorkspace
+from gui.workspaces.restore import RestoreWorkspace
+from gui.workspaces.sketch import SketchWorkspace
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.webp *.bmp);;Projects (*.heirloom)"
+OPENABLE = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", SUFFIX)
+
+
+def apply_thread_setting(settings: Settings) -> None:
+    """Settings.threads caps engine threads through the variable the engine reads."""
+    if settings.threads > 0:
+        os.environ["HEIRLOOM_THREADS"] = str(settings.threads)
+    runtime.clear_cache()
+
+
+class Welcome(QWidget):
+    """The empty state: what to do first, in one glance."""
+
+    def __init__(self, open_action: QAction) -> None:
+        super().__init__()
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        title = QLabel("Heirloom")
+        title.setObjectName("welcomeTitle")
+        hint = QLabel(
+            "Drop an old photo here, paste one (Ctrl+V), or open a file.\n"
+            "Restore scratched prints, turn sketches into photos, watch diffusion denoise."
+        )
+        hint.setObjectName("welcomeHint")
+        button = QPushButton(icon("open"), "  Open a photo…")
+        button.setObjectName("primary")
+        button.clicked.connect(open_action.trigger)
+        for widget in (title, hint):
+            widget.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            layout.addWidget(widget)
+        layout.addSpacing(12)
+        layout.addWidget(button, 0, Qt.AlignmentFlag.AlignCenter)
+        layout.addStretch(2)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: Settings, offer_recovery: bool = True) -> None:
+        super().__init__()
+        self.settings = settings
+        apply_thread_setting(settings)
+        self.setAcceptDrops(True)
+        self.setWindowTitle("Heirloom")
+        self.resize(1280, 820)
+        self.canvas = CanvasView()
+        self.bridge = EngineBridge(self)
+        self.context = AppContext(self.canvas, self.bridge, settings)
+        self._build_actions()
+        self.restore = RestoreWorkspace(self.context)
+        self.sketch = SketchWorkspace(self.context)
+        self.diffuse = DiffuseWorkspace(self.context)
+        self.workspaces: list[Workspace] = [self.restore, self.sketch, self.diffuse]
+        self._build_layout()
+        self._build_menus()
+        self._build_status()
+        self.autosaver = Autosaver(lambda: self.context.document, settings.autosave_minutes, self)
+        self.context.documents.replaced.connect(self._on_document)
+        self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
+        self._on_document()
+        if offer_recovery:
+            QTimer.singleShot(0, self.offer_recovery)
+
+    # --- construction ---------------------------------------------------------------
+
+    def _action(
+        self,
+        text: str,
+        slot,
+        shortcut: str | QKeySequence | None = None,  # noqa: ANN001
+        icon_name: str | None = None,
+        tip: str = "",
+    ) -> QAction:
+        action = QAction(text, self)
+        if icon_name:
+            action.setIcon(icon(icon_name))
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        if tip:
+            action.setToolTip(f"{tip} ({action.shortcut().toString()})" if shortcut else tip)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        a = self._action
+        self.open_action = a(
+            "&Open…",
+            self.choose_file,
+            QKeySequence.StandardKey.Open,
+            "open",
+            "Open a photo or project",
+        )
+        self.save_action = a(
+            "&Save Project",
+            self.save_project,
+            QKeySequence.StandardKey.Save,
+            "save",
+            "Save photo, mask, sketch and result as one file",
+        )
+        self.save_as_action = a(
+            "Save Project &As…", lambda: self.save_project(ask=True), "Ctrl+Shift+S"
+        )
+        self.export_action = a(
+            "&Export…",
+            self.export,
+            "Ctrl+E",
+            "export",
+            "Export the result or a layer as PNG, JPEG or TIFF",
+        )
+        self.batch_action = a("&Batch Restore…", self.batch, "Ctrl+B")
+        self.paste_action = a("&Paste Image", self.paste, QKeySequence.StandardKey.Paste)
+        self.quit_action = a("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.undo_action = a("&Undo", self._undo, QKeySequence.StandardKey.Undo, "undo", "Undo")
+        self.redo_action = a("&Redo", self._redo, QKeySequence.StandardKey.Redo, "redo", "Redo")
+        self.settings_action = a("Se&ttings…", self.edit_settings, "Ctrl+,")
+        self.fit_action = a("&Fit to Window", self.canvas.fit, "Ctrl+0", "fit", "Fit")
+        self.actual_action = a(
+            "&Actual Size (100%)", self.canvas.actual_size, "Ctrl+1", "actual", "100%"
+        )
+        self.zoom_in_action = a(
+            "Zoom &In", lambda: self._zoom(1.25), QKeySequence.StandardKey.ZoomIn
+        )
+        self.zoom_out_action = a(
+            "Zoom &Out", lambda: self._zoom(0.8), QKeySequence.StandardKey.ZoomOut
+        )
+        self.compare_action = a(
+            "&Compare Before | After", self._compare, "C", "compare", "Before | after split"
+        )
+        self.compare_action.setCheckable(True)
+        self.before_action = a("Show &Before (toggle)", self._toggle_before, "\\")
+        self.mask_action = a("Show &Mask", self._toggle_mask, "M")
+        self.mask_action.setCheckable(True)
+        self.mask_action.setChecked(True)
+        tools = QActionGroup(self)
+        self.brush_action = a("&Brush", lambda: self._tool(Tool.BRUSH), "B", "brush", "Brush")
+        self.eraser_action = a("&Eraser", lambda: self._tool(Tool.ERASER), "E", "eraser", "Eraser")
+        self.pan_action = a("&Hand (pan)", lambda: self._tool(Tool.NONE), "H", "hand", "Hand")
+        for action in (self.brush_action, self.eraser_action, self.pan_action):
+            action.setCheckable(True)
+            tools.addAction(action)
+        self.bigger_action = a("Bigger Brush", lambda: self._brush(1.25), "]")
+        self.smaller_action = a("Smaller Brush", lambda: self._brush(0.8), "[")
+        self.cancel_action = a("Cancel Job", self.bridge.cancel, "Esc")
+        self.models_action = a("&Installed Models…", self.show_models)
+        self.import_action = a("&Import Model Pack…", self.import_pack)
+        self.about_action = a("&About Heirloom", self.show_about)
+
+    def _build_layout(self) -> None:
+        bar = QToolBar("Tools")
+        bar.setObjectName("tools")
+        bar.setIconSize(QSize(20, 20))
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        for item in (
+            self.open_action,
+            self.save_action,
+            self.export_action,
+            None,
+            self.undo_action,
+            self.redo_action,
+            None,
+            self.brush_action,
+            self.eraser_action,
+            self.pan_action,
+            None,
+            self.fit_action,
+            self.actual_action,
+            self.compare_action,
+        ):
+            if item is None:
+                bar.addSeparator()
+            else:
+                bar.addAction(item)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+
+        self.stack = QStackedWidget()
+        self.stack.addWidget(Welcome(self.open_action))
+        self.stack.addWidget(self.canvas)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("workspaces")
+        for workspace in self.workspaces:
+            scroll = QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+            scroll.setWidget(workspace)
+            self.tabs.addTab(scroll, workspace.title)
+        self.tabs.currentChanged.connect(lambda i: self.workspaces[i].activate())
+        self.tabs.setMinimumWidth(300)
+        splitter = QSplitter()
+        splitter.addWidget(self.stack)
+        splitter.addWidget(self.tabs)
+        splitter.setStretchFactor(0, 1)
+        splitter.setSizes([960, 320])
+        splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(splitter)
+
+    def _build_menus(self) -> None:
+        menus = self.menuBar()
+        file = menus.addMenu("&File")
+        file.addAction(self.open_action)
+        self.recent_menu = file.addMenu("Open &Recent")
+        file.addSeparator()
+        for action in (self.save_action, self.save_as_action, self.export_action):
+            file.addAction(action)
+        file.addSeparator()
+        file.addAction(self.batch_action)
+        file.addSeparator()
+        file.addAction(self.quit_action)
+        edit = menus.addMenu("&Edit")
+        for action in (
+            self.undo_action,
+            self.redo_action,
+            None,
+            self.paste_action,
+            None,
+            self.settings_action,
+        ):
+            edit.addSeparator() if action is None else edit.addAction(action)
+        view = menus.addMenu("&View")
+        for action in (
+            self.fit_action,
+            self.actual_action,
+            self.zoom_in_action,
+            self.zoom_out_action,
+            None,
+            self.compare_action,
+            self.before_action,
+            self.mask_action,
+        ):
+            view.addSeparator() if action is None else view.addAction(action)
+        tools = menus.addMenu("&Tools")
+        for action in (
+            self.brush_action,
+            self.eraser_action,
+            self.pan_action,
+            None,
+            self.bigger_action,
+            self.smaller_action,
+            None,
+            self.cancel_action,
+        ):
+            tools.addSeparator() if action is None else tools.addAction(action)
+        models = menus.addMenu("&Models")
+        models.addAction(self.models_action)
+        models.addAction(self.import_action)
+        help_menu = menus.addMenu("&Help")
+        help_menu.addAction(self.about_action)
+        self._fill_recent()
+
+    def _build_status(self) -> None:
+        status = self.statusBar()
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setFixedWidth(220)
+        self.progress.setTextVisible(False)
+        self.stage = QLabel("")
+        self.stage.setMinimumWidth(240)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.bridge.cancel)
+        self.zoom_label = QLabel("")
+        self.device = DeviceStatus(self.settings.device)
+        for widget in (self.stage, self.progress, self.cancel_button):
+            status.addWidget(widget)
+        status.addPermanentWidget(self.zoom_label)
+        status.addPermanentWidget(self.device)
+        self._show_busy(False)
+        self.bridge.busy_changed.connect(self._show_busy)
+        self.bridge.progress.connect(self._on_progress)
+        self.bridge.failed.connect(self._on_failed)
+        self.bridge.cancelled.connect(lambda: self.statusBar().showMessage("Cancelled", 4000))
+
+    # --- documents --------------------------------------------------------------------
+
+    def _on_document(self) -> None:
+        document = self.context.document
+        has = document is not None
+        self.stack.setCurrentIndex(1 if has else 0)
+        for action in (
+            self.save_action,
+            self.save_as_action,
+            self.export_action,
+            self.fit_action,
+            self.actual_action,
+            self.compare_action,
+        ):
+            action.setEnabled(has)
+        if document is None:
+            self.setWindowTitle("Heirloom")
+            return
+        self.canvas.set_document(document)
+        self.canvas.show_faces(document.faces)
+        self.setWindowTitle(f"{document.title} — Heirloom")
+        self.workspaces[self.tabs.currentIndex()].activate()
+        self.brush_action.setChecked(self.canvas.tool == Tool.BRUSH)
+        self.pan_action.setChecked(self.canvas.tool == Tool.NONE)
+
+    def set_document(self, document: Document) -> None:
+        self.bridge.cancel()
+        self.context.documents.set(document)
+
+    def open_path(self, path: str | Path) -> bool:
+        """Open a photo or a project; errors become a sentence in a message box."""
+        path = Path(path)
+        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            document = (
+                load_project(path) if path.suffix.lower() == SUFFIX else Document(load_image(path))
+            )
+        except (HeirloomError, OSError) as exc:
+            QGuiApplication.restoreOverrideCursor()
+            QMessageBox.warning(self, "Cannot open", str(exc))
+            return False
+        QGuiApplication.restoreOverrideCursor()
+        self.set_document(document)
+        self.settings.remember(path)
+        self._fill_recent()
+        return True
+
+    def choose_file(self) -> None:
+        start = (
+            str(Path(self.settings.recent_files[0]).parent) if self.settings.recent_files else ""
+        )
+        path, _ = QFileDialog.getOpenFileName(self, "Open", start, IMAGE_FILTER)
+        if path:
+            self.open_path(path)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for text in self.settings.recent_files:
+            action = self.recent_menu.addAction(Path(text).name)
+            action.setToolTip(text)
+            action.triggered.connect(lambda _=False, t=text: self.open_path(t))
+        self.recent_menu.setEnabled(bool(self.settings.recent_files))
+
+    def paste(self) -> None:
+        image = QGuiApplication.clipboard().image()
+        if image.isNull():
+            self.statusBar().showMessage("The clipboard holds no image", 4000)
+            return
+        self.set_document(Document(LoadedImage(from_qimage(image), None, ImageMeta())))
+
+    def _openable(self, mime: QMimeData) -> list[Path]:
+        return [
+            Path(u.toLocalFile())
+            for u in mime.urls()
+            if u.isLocalFile() and Path(u.toLocalFile()).suffix.lower() in OPENABLE
+        ]
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        if self._openable(event.mimeData()) or event.mimeData().hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        paths = self._openable(event.mimeData())
+        if paths:
+            self.open_path(paths[0])
+        elif event.mimeData().hasImage():
+            pixels = from_qimage(event.mimeData().imageData())
+            self.set_document(Document(LoadedImage(pixels, None, ImageMeta())))
+        event.acceptProposedAction()
+
+    def save_project(self, ask: bool = False) -> bool:
+        document = self.context.document
+        if document is None:
+            return False
+        path = document.project_path
+        if ask or path is None:
+            base = (document.source or Path("Untitled")).with_suffix(SUFFIX)
+            chosen, _ = QFileDialog.getSaveFileName(
+                self, "Save Project", str(base), "Heirloom projects (*.heirloom)"
+            )
+            if not chosen:
+                return False
+            path = Path(chosen).with_suffix(SUFFIX)
+        try:
+            save_project(document, path)
+        except (HeirloomError, OSError) as exc:
+            QMessageBox.warning(self, "Cannot save", str(exc))
+            return False
+        document.project_path = path
+        document.undo.setClean()
+        self.settings.remember(path)
+        self._fill_recent()
+        self.setWindowTitle(f"{document.title} — Heirloom")
+        self.statusBar().showMessage(f"Saved {path.name}", 4000)
+        return True
+
+    def export(self) -> None:
+        from gui.export_dialog import ExportDialog
+
+        if self.context.document is not None:
+            ExportDialog(self.context.document, self).exec()
+
+    def batch(self) -> None:
+        from gui.batch import BatchDialog
+
+        BatchDialog(self.context, self).exec()
+
+    def offer_recovery(self) -> None:
+        """After a crash: offer the newest orphaned autosave."""
+        found = orphaned_autosaves()
+        if not found:
+            return
+        box = QMessageBox(self)
+        box.setObjectName("recovery")
+        box.setWindowTitle("Recover your work?")
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setText("Heirloom did not close properly last time.")
+        box.setInformativeText(
+            "An autosaved session was found. Recover it, or discard it for good?"
+        )
+        recover = box.addButton("Recover", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+
+        def done() -> None:
+            if box.clickedButton() is recover:
+                document = load_project(found[0])
+                document.project_path = None
+                self.set_document(document)
+                self.statusBar().showMessage("Recovered the autosaved session", 6000)
+            for path in found:
+                path.unlink(missing_ok=True)
+
+        box.finished.connect(done)
+        box.open()
+        self.recovery_box = box
+
+    # --- actions ------------------------------------------------------------------------
+
+    def _undo(self) -> None:
+        if self.context.document is not None:
+            self.context.document.undo.undo()
+
+    def _redo(self) -> None:
+        if self.context.document is not None:
+            self.context.document.undo.redo()
+
+    def _zoom(self, factor: float) -> None:
+        self.canvas.zoom_at(factor, self.canvas.viewport().rect().center().toPointF())
+
+    def _tool(self, tool: Tool) -> None:
+        self.canvas.tool = tool
+
+    def _brush(self, factor: float) -> None:
+        self.canvas.set_brush(radius=self.canvas.radius * factor)
+
+    def _compare(self, on: bool) -> None:
+        document = self.context.document
+        if on and (document is None or document.result is None):
+            self.statusBar().showMessage("Nothing to compare yet: run a job first", 4000)
+            self.compare_action.setChecked(False)
+            return
+        self.canvas.set_layer_visible(Layer.RESULT, True)
+        self.canvas.set_compare(on)
+
+    def _toggle_before(self) -> None:
+        item = self.canvas.layers.get(Layer.RESULT)
+        if (
+            item is not None
+            and self.context.document is not None
+            and self.context.document.result is not None
+        ):
+            item.setVisible(not item.isVisible())
+
+    def _toggle_mask(self, on: bool) -> None:
+        self.canvas.set_layer_visible(Layer.MASK, on)
+
+    def _show_busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        self.cancel_action.setEnabled(busy)
+        if busy:
+            self.progress.setValue(0)
+            self.stage.setText("Starting…")
+        else:
+            self.stage.setText("")
+
+    def _on_progress(self, fraction: float, text: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        self.stage.setText(text)
+
+    def _on_failed(self, message: str, detail: str) -> None:
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, "Heirloom", message, QMessageBox.StandardButton.Ok, self
+        )
+        if detail:
+            box.setDetailedText(detail)
+        box.open()
+
+    def edit_settings(self) -> None:
+        from gui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self)
+        if dialog.exec():
+            apply_thread_setting(self.settings)
+            self.device.set_wanted(self.settings.device)
+            self.autosaver.set_minutes(self.settings.autosave_minutes)
+            save_settings(self.settings, settings_store())
+
+    def show_models(self) -> None:
+        from gui.models_dialog import ModelsDialog
+
+        ModelsDialog(self.context.registry, self).exec()
+
+    def import_pack(self) -> None:
+        from gui.models_dialog import import_pack_interactively
+
+        import_pack_interactively(self.context.registry, self)
+
+    def show_about(self) -> None:
+        from gui.models_dialog import AboutDialog
+
+        AboutDialog(self.context.registry, self).exec()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        """Cancel any job, keep settings, and remove the autosave (a clean exit)."""
+        self.bridge.shutdown()
+        save_settings(self.settings, settings_store())
+        self.autosaver.discard()
+        event.accept()

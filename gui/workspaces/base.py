@@ -1,0 +1,141 @@
+"""What every workspace panel shares: the app context and the brush controls.
+
+A workspace is a side panel that builds engine jobs from the canvas and shows their
+events. It never owns the document or the job runner; they live in
+:class:`AppContext`, shared by all three panels, the window and the dialogs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.models import Registry
+from gui.bridge import EngineBridge
+from gui.canvas.view import CanvasView, Tool
+from gui.document import Document, Layer
+from gui.settings import Settings
+
+
+class DocumentHolder(QObject):
+    """The open document, with a signal when another one is opened."""
+
+    replaced = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.current: Document | None = None
+
+    def set(self, document: Document | None) -> None:
+        self.current = document
+        self.replaced.emit()
+
+
+@dataclass
+class AppContext:
+    canvas: CanvasView
+    bridge: EngineBridge
+    settings: Settings
+    documents: DocumentHolder = field(default_factory=DocumentHolder)
+    registry: Registry = field(default_factory=Registry)
+
+    @property
+    def document(self) -> Document | None:
+        return self.documents.current
+
+
+class Workspace(QWidget):
+    """A side panel; ``activate`` sets up the canvas the way this workspace paints."""
+
+    title = ""
+    paint_layer = Layer.MASK
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.layout_ = QVBoxLayout(self)
+        self.layout_.setContentsMargins(12, 12, 12, 12)
+        self.layout_.setSpacing(10)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.status.setObjectName("panelStatus")
+        context.bridge.finished.connect(self._if_mine(self.on_finished))
+        context.bridge.preview.connect(self._if_mine(self.on_preview))
+        context.bridge.failed.connect(self._if_mine(self.on_failed))
+        context.bridge.cancelled.connect(self._if_mine(self.on_cancelled))
+        context.documents.replaced.connect(self.on_document)
+
+    def _if_mine(self, handler):  # noqa: ANN001, ANN202 - wraps slots of any signature
+        def slot(*args: object) -> None:
+            if self.context.bridge.owner is self:
+                handler(*args)
+
+        return slot
+
+    def activate(self) -> None:
+        """This panel became visible: choose the paint layer and visible layers."""
+        self.context.canvas.paint_layer = self.paint_layer
+
+    def submit(self, name: str, fn, replace: bool = False) -> None:  # noqa: ANN001
+        self.context.canvas.show_preview(None)
+        self.context.bridge.submit(name, fn, replace=replace, owner=self)
+
+    # overridable reactions to the panel's own jobs
+    def on_document(self) -> None: ...
+    def on_finished(self, result: object) -> None: ...
+    def on_preview(self, image: object, step: int, total: int) -> None:
+        self.context.canvas.show_preview(image)  # type: ignore[arg-type]
+
+    def on_failed(self, message: str, detail: str) -> None:
+        self.context.canvas.show_preview(None)
+        self.status.setText(message)
+
+    def on_cancelled(self) -> None:
+        self.context.canvas.show_preview(None)
+        self.status.setText("Stopped; nothing was changed.")
+
+
+def slider(low: int, high: int, value: int) -> QSlider:
+    widget = QSlider(Qt.Orientation.Horizontal)
+    widget.setRange(low, high)
+    widget.setValue(value)
+    return widget
+
+
+class BrushBox(QGroupBox):
+    """Brush size and hardness, kept in step with the canvas (``[``/``]`` change size)."""
+
+    def __init__(self, canvas: CanvasView, title: str = "Brush") -> None:
+        super().__init__(title)
+        self.canvas = canvas
+        form = QFormLayout(self)
+        self.size = slider(1, 400, int(canvas.radius * 2))
+        self.hardness = slider(0, 100, int(canvas.hardness * 100))
+        self.size.setToolTip("Brush diameter in image pixels ([ and ] also change it)")
+        self.hardness.setToolTip("Hard edge at 100, a soft fall-off below")
+        form.addRow("Size", self.size)
+        form.addRow("Hardness", self.hardness)
+        self.size.valueChanged.connect(lambda v: canvas.set_brush(radius=v / 2))
+        self.hardness.valueChanged.connect(lambda v: canvas.set_brush(hardness=v / 100))
+        canvas.brush_changed.connect(self._follow)
+
+    def _follow(self, radius: float, hardness: float) -> None:
+        for widget, value in ((self.size, int(radius * 2)), (self.hardness, int(hardness * 100))):
+            widget.blockSignals(True)
+            widget.setValue(value)
+            widget.blockSignals(False)
+
+
+def use_brush(canvas: CanvasView) -> None:
+    """Panels that paint switch from the pointer to the brush when activated."""
+    if canvas.tool == Tool.NONE:
+        canvas.tool = Tool.BRUSH

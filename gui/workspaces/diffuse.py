@@ -1,0 +1,180 @@
+"""Diffuse: generate, inpaint the painted mask, or re-imagine strokes, step by step.
+
+The pipeline emits its current x0 estimate as Preview events; the panel shows each
+one with a step counter. Stop cancels the job but keeps the last preview as the
+result, because watching the image emerge and stopping when it looks right is the
+point of this workspace.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from engine.cancel import CancelToken
+from engine.images import ImageMeta, LoadedImage
+from engine.jobs import Emitter, Result
+from gui.document import Document, Layer
+from gui.qimages import from_qimage, resize_to
+from gui.workspaces import pipelines
+from gui.workspaces.base import AppContext, BrushBox, Workspace, slider, use_brush
+
+MODES = (
+    ("inpaint", "Inpaint the painted mask"),
+    ("edit", "Edit: re-imagine strokes"),
+    ("generate", "Generate from noise"),
+)
+
+
+class DiffuseWorkspace(Workspace):
+    title = "Diffuse"
+    paint_layer = Layer.MASK
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, parent)
+        self.functions = {mode: pipelines.function(mode, "diffusion") for mode, _label in MODES}
+        box = QGroupBox("Diffusion")
+        form = QFormLayout(box)
+        self.mode = QComboBox()
+        for mode, label in MODES:
+            self.mode.addItem(label, mode)
+        form.addRow("Mode", self.mode)
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 1000)
+        self.steps.setValue(context.settings.diffusion_steps)
+        form.addRow("Steps", self.steps)
+        self.strength = slider(5, 100, 50)
+        self.strength.setToolTip("Edit: how far from your strokes the result may move")
+        form.addRow("Strength", self.strength)
+        seed_row = QHBoxLayout()
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setValue(1952)
+        self.vary = QPushButton("Vary seed")
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.vary)
+        form.addRow("Seed", seed_row)
+        run_row = QHBoxLayout()
+        self.run = QPushButton("Run")
+        self.run.setObjectName("primary")
+        self.stop = QPushButton("Stop && keep")
+        self.stop.setToolTip("Stop now and keep the image as it is at this step")
+        self.stop.setEnabled(False)
+        run_row.addWidget(self.run, 1)
+        run_row.addWidget(self.stop)
+        form.addRow(run_row)
+        self.counter = QLabel("")
+        self.counter.setObjectName("stepCounter")
+        form.addRow(self.counter)
+
+        self.brush = BrushBox(context.canvas, "Mask brush")
+        for widget in (box, self.brush, self.status):
+            self.layout_.addWidget(widget)
+        self.layout_.addStretch(1)
+        self.last_preview: QImage | None = None
+
+        self.run.clicked.connect(self.start)
+        self.vary.clicked.connect(self.vary_seed)
+        self.stop.clicked.connect(self.stop_and_keep)
+        self.mode.currentIndexChanged.connect(lambda _i: self.on_document())
+        context.bridge.busy_changed.connect(
+            lambda busy: self.stop.setEnabled(busy and context.bridge.owner is self)
+        )
+        self.on_document()
+
+    def activate(self) -> None:
+        super().activate()
+        canvas = self.context.canvas
+        canvas.set_layer_visible(Layer.MASK, True)
+        canvas.set_layer_visible(Layer.SKETCH, False)
+        use_brush(canvas)
+
+    def on_document(self) -> None:
+        mode = self.mode.currentData()
+        available = self.functions.get(mode) is not None
+        needs_photo = mode != "generate"
+        self.run.setEnabled(available and (self.context.document is not None or not needs_photo))
+        self.run.setToolTip("" if available else pipelines.MISSING.format(what="diffusion"))
+        self.strength.setEnabled(mode == "edit")
+
+    def vary_seed(self) -> None:
+        self.seed.setValue(random.randrange(0, 2**31 - 1))
+        if self.functions.get(self.mode.currentData()) is not None:
+            self.start()
+
+    def start(self) -> None:
+        mode = self.mode.currentData()
+        fn = self.functions.get(mode)
+        document = self.context.document
+        if fn is None or (document is None and mode != "generate"):
+            return
+        settings = self.context.settings
+        settings.diffusion_steps = self.steps.value()
+        options = pipelines.options(
+            "diffusion",
+            "DiffusionOptions",
+            steps=self.steps.value(),
+            seed=self.seed.value(),
+            strength=self.strength.value() / 100,
+            device=settings.device,
+        )
+        registry = self.context.registry
+        image = None if document is None else document.photo
+        mask = None if document is None else (document.mask >= 128).astype(np.float32)
+
+        def job(emit: Emitter, cancel: CancelToken) -> Result:
+            if mode == "generate":
+                return fn(options, emit, cancel, registry)
+            if mode == "inpaint":
+                return fn(image, mask, options, emit, cancel, registry)
+            painted = mask if mask is not None and mask.any() else None
+            return fn(image, options, painted, emit, cancel, registry)
+
+        self.last_preview = None
+        self.counter.setText(f"Step 0/{self.steps.value()}")
+        self.status.setText("Denoising…")
+        self.submit(f"Diffusion ({mode})", job)
+
+    def stop_and_keep(self) -> None:
+        self.context.bridge.cancel()
+
+    def on_preview(self, image: object, step: int, total: int) -> None:
+        assert isinstance(image, QImage)
+        self.last_preview = image
+        self.counter.setText(f"Step {step}/{total}")
+        self.context.canvas.show_preview(image)
+
+    def _show(self, pixels: np.ndarray, text: str) -> None:
+        document = self.context.document
+        if document is None:  # generated from nothing: the sample becomes the photo
+            self.context.documents.set(Document(LoadedImage(pixels, None, ImageMeta())))
+            return
+        if pixels.shape[:2] != (document.height, document.width):
+            pixels = resize_to(pixels, document.width, document.height)
+        self.context.canvas.show_preview(None)
+        document.set_result(pixels, text)
+
+    def on_finished(self, result: object) -> None:
+        assert isinstance(result, Result)
+        pixels = next(iter(result.images.values()))
+        self._show(pixels, f"Diffusion ({self.mode.currentData()})")
+        self.status.setText(f"Done on {result.info.get('device', '?')}; seed {self.seed.value()}.")
+
+    def on_cancelled(self) -> None:
+        if self.last_preview is None:
+            super().on_cancelled()
+            return
+        self._show(from_qimage(self.last_preview), "Diffusion (stopped early)")
+        self.status.setText(f"Stopped at {self.counter.text().lower()}; the preview was kept.")

@@ -1,0 +1,193 @@
+"""Sketch: trace or draw black-on-white edges, and turn them into a photo with pix2pix.
+
+Live mode follows krita-ai-diffusion's idea: after a stroke ends the panel waits a
+short pause (``LIVE_DELAY_MS``); a stroke inside the pause restarts the wait, and the
+job then goes to the runner with ``replace=True``, so a job still running is cancelled
+and nothing stale ever queues behind the pen.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QPushButton,
+    QWidget,
+)
+
+from engine.cancel import CancelToken
+from engine.errors import PackError
+from engine.jobs import Emitter, Result
+from gui.document import Layer
+from gui.qimages import resize_to
+from gui.workspaces import pipelines
+from gui.workspaces.base import AppContext, BrushBox, Workspace, slider, use_brush
+
+LIVE_DELAY_MS = 150
+
+
+class SketchWorkspace(Workspace):
+    title = "Sketch"
+    paint_layer = Layer.SKETCH
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, parent)
+        self.trace_edges = pipelines.function("trace_edges", "sketch", "edges")
+        self.sketch_to_photo = pipelines.function("sketch_to_photo", "sketch")
+
+        lines = QGroupBox("1  Lines")
+        form = QFormLayout(lines)
+        row = QHBoxLayout()
+        self.blank = QPushButton("Blank page")
+        self.blank.setToolTip("Start from white paper (undoable)")
+        self.trace = QPushButton("Trace edges")
+        self.trace.setToolTip("Draw the photo's outlines as an editable line layer")
+        row.addWidget(self.blank)
+        row.addWidget(self.trace)
+        form.addRow(row)
+        self.detail = slider(0, 100, 50)
+        self.detail.setToolTip("More detail: more and shorter lines")
+        form.addRow("Detail", self.detail)
+        self.opacity = slider(10, 100, 100)
+        form.addRow("Sketch opacity", self.opacity)
+
+        photo = QGroupBox("2  Photo")
+        photo_form = QFormLayout(photo)
+        self.model = QComboBox()
+        self.model.setToolTip("sketch2photo model packs (Models ▸ Import… adds more)")
+        photo_form.addRow("Model", self.model)
+        self.live = QCheckBox("Live: update after every stroke")
+        self.live.setChecked(context.settings.live_mode)
+        self.generate_button = QPushButton("Generate photo")
+        self.generate_button.setObjectName("primary")
+        photo_form.addRow(self.live)
+        photo_form.addRow(self.generate_button)
+
+        self.brush = BrushBox(context.canvas, "Pen")
+        for widget in (lines, self.brush, photo, self.status):
+            self.layout_.addWidget(widget)
+        self.layout_.addStretch(1)
+
+        self.debounce = QTimer(self)
+        self.debounce.setSingleShot(True)
+        self.debounce.setInterval(LIVE_DELAY_MS)
+        self.debounce.timeout.connect(lambda: self.generate(live=True))
+        self.blank.clicked.connect(self.blank_page)
+        self.trace.clicked.connect(self.trace_photo)
+        self.generate_button.clicked.connect(lambda: self.generate(live=False))
+        self.opacity.valueChanged.connect(
+            lambda v: context.canvas.set_layer_opacity(Layer.SKETCH, v / 100)
+        )
+        self.live.toggled.connect(self._live_toggled)
+        context.canvas.stroke_finished.connect(self._on_stroke)
+        self.refresh_models()
+        self.on_document()
+
+    def refresh_models(self) -> None:
+        self.model.clear()
+        try:
+            packs = [p for p in self.context.registry.packs() if p.manifest.task == "sketch2photo"]
+        except PackError:
+            packs = []
+        for pack in packs:
+            self.model.addItem(pack.manifest.title or pack.name, pack.name)
+        if not packs:
+            self.model.addItem("no sketch2photo pack installed", None)
+
+    def activate(self) -> None:
+        super().activate()
+        canvas = self.context.canvas
+        canvas.set_layer_visible(Layer.SKETCH, True)
+        canvas.set_layer_visible(Layer.MASK, False)
+        canvas.set_layer_opacity(Layer.SKETCH, self.opacity.value() / 100)
+        use_brush(canvas)
+
+    def on_document(self) -> None:
+        has = self.context.document is not None
+        self.blank.setEnabled(has)
+        self.trace.setEnabled(has and self.trace_edges is not None)
+        self.generate_button.setEnabled(has and self.sketch_to_photo is not None)
+        if self.sketch_to_photo is None:
+            self.generate_button.setToolTip(pipelines.MISSING.format(what="sketch-to-photo"))
+
+    def _live_toggled(self, on: bool) -> None:
+        self.context.settings.live_mode = on
+        if on:
+            self.debounce.start()
+
+    def _on_stroke(self, layer: str) -> None:
+        if layer == Layer.SKETCH and self.live.isChecked() and self.isVisible():
+            self.debounce.start()  # restarts: only the pause after the last stroke counts
+
+    def blank_page(self) -> None:
+        document = self.context.document
+        if document is not None:
+            document.edit_plane(Layer.SKETCH, np.full_like(document.sketch, 255), "Blank page")
+
+    def trace_photo(self) -> None:
+        document, trace = self.context.document, self.trace_edges
+        if document is None or trace is None:
+            return
+        image, detail = document.photo, self.detail.value() / 100
+
+        def job(emit: Emitter, cancel: CancelToken) -> Result:
+            emit.progress(0.0, "Tracing edges")
+            edges = trace(image, detail)
+            cancel.check()
+            return Result({"edges": np.asarray(edges, np.float32)}, {"stage": "trace"})
+
+        self.status.setText("Tracing the photo's edges…")
+        self.submit("Trace edges", job)
+
+    def generate(self, live: bool = False) -> None:
+        document, run = self.context.document, self.sketch_to_photo
+        if document is None or run is None:
+            return
+        edges = (document.sketch.astype(np.float32) / 255.0)[..., None]
+        settings = self.context.settings
+        options = pipelines.options(
+            "sketch",
+            "SketchOptions",
+            model=self.model.currentData(),
+            device=settings.device,
+            tile=settings.tile_size,
+        )
+        registry = self.context.registry
+
+        def job(emit: Emitter, cancel: CancelToken) -> Result:
+            result = run(edges, options, emit, cancel, registry)
+            return Result(result.images, {**result.info, "stage": "photo"})
+
+        self.status.setText("Generating…" if not live else "Live: following the pen…")
+        self.submit("Sketch to photo", job, replace=live)
+
+    def on_preview(self, image: object, step: int, total: int) -> None:
+        pass  # the result layer updates on finish; a live job is short
+
+    def on_finished(self, result: object) -> None:
+        document = self.context.document
+        assert isinstance(result, Result)
+        if document is None:
+            return
+        if result.info.get("stage") == "trace":
+            edges = np.clip(result.images["edges"], 0.0, 1.0)
+            if edges.ndim == 3:
+                edges = edges[..., 0]
+            plane = (edges * 255.0 + 0.5).astype(np.uint8)
+            document.edit_plane(Layer.SKETCH, plane, "Trace edges")
+            self.status.setText("Edges traced: erase what you do not want, draw what you do.")
+            return
+        image = (
+            next(iter(result.images.values()))
+            if "photo" not in result.images
+            else (result.images["photo"])
+        )
+        if image.shape[:2] != (document.height, document.width):
+            image = resize_to(image, document.width, document.height)
+        document.set_result(image, "Sketch to photo")
+        self.status.setText(f"Photo generated on {result.info.get('device', '?')}.")
