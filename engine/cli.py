@@ -24,6 +24,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("engine.cli", "add_info"),
     ("engine.cli", "add_models"),
     ("engine.restore_cli", "add_commands"),
+    ("engine.sketch_cli", "add_sketch_commands"),
 ]
 
 

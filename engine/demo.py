@@ -41,7 +41,16 @@ def steps(out: Path) -> list[tuple[str | None, list[str]]]:
         (None, ["models", "list"]),
         (None, ["models", "verify"]),
         *restore,
+        *sketch_steps(out),
     ]
+
+
+def sketch_steps(out: Path) -> list[tuple[str | None, list[str]]]:
+    """Trace a held-out sample photo's edges, then generate a photo from that drawing."""
+    edges = out / "edges_LadyBird.png"
+    trace = ["edges", str(SAMPLES / "clean_LadyBird.jpg"), "-o", str(edges), "--overwrite"]
+    generate = ["sketch", str(edges), "-o", str(out / "sketch_LadyBird.png"), "--overwrite"]
+    return [(None, trace), ("sketch2photo", generate)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,209 @@
+"""Sketch to photo: line drawings in, pix2pix-style generated photos out.
+
+Two user tasks share the conventions of pix2pix's edges2* models, black 1-px lines
+(0.0) on white (1.0):
+
+- :func:`trace_edges` (from :mod:`engine.pipelines.edges`) makes such a drawing from a
+  photo, for the user to edit;
+- :func:`sketch_to_photo` feeds a drawing to a ``sketch2photo`` pack.
+
+What users hand us is rarely what the model was trained on, so :func:`normalise_sketch`
+first turns white-on-black drawings the right way round, refuses photos (see
+docs/decisions/0003-sketch-input.md: we ask the user to trace edges rather than do it
+silently), and thins soft, thick pen strokes to 1-px lines. The canvas is then padded
+with paper to the pack's size rule (unet_256 packs need multiples of 256) and the
+result cropped back, so any canvas size works, down to a few pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine import arrays
+from engine.cancel import NEVER, CancelToken
+from engine.errors import HeirloomError, PackError
+from engine.jobs import Emitter, Result, silent
+from engine.models import Registry, SizeRule
+from engine.pipelines.edges import thin_lines, trace_edges
+from engine.runtime import Device, open_session
+from engine.tiling import padded_size
+
+__all__ = [
+    "NormalisedSketch",
+    "SketchError",
+    "SketchOptions",
+    "normalise_sketch",
+    "sketch_to_photo",
+    "trace_edges",
+]
+
+TASK = "sketch2photo"
+
+# Line drawings are mostly paper: at least this share of pixels lies within PAPER_BAND
+# of the paper's value. Photos measured 0.13-0.31 (samples, scikit-image photos), our
+# edge maps 0.82-0.97, thick soft pen strokes 0.63.
+PAPER_SHARE = 0.5
+PAPER_BAND = 0.06
+# A colour photo: more than this share of pixels is strongly coloured (saturation,
+# max - min channel, above COLOUR_SATURATION). Edge maps and pencil scans have none.
+COLOURFUL_SHARE = 0.02
+COLOUR_SATURATION = 0.2
+MIN_CONTRAST = 0.25  # lines must be this much darker than the paper, else the canvas is empty
+INK = 0.5  # normalised value below which a pixel is part of a line
+
+
+class SketchError(HeirloomError):
+    """The sketch cannot be used as it is (empty canvas, a photo instead of lines)."""
+
+
+@dataclass(frozen=True)
+class SketchOptions:
+    """How to run a sketch.
+
+    ``model``: a pack name, or None for the preferred ``sketch2photo`` pack.
+    ``thin``: thin strokes to 1-px lines first (turn off for drawings that are already
+    pix2pix-style edge maps with deliberate soft lines).
+    ``max_side``: canvases whose long side exceeds this are generated at this size and
+    the photo enlarged, which bounds time and memory for the live mode.
+    """
+
+    model: str | None = None
+    device: Device = "auto"
+    thin: bool = True
+    max_side: int = 1024
+
+
+@dataclass(frozen=True)
+class NormalisedSketch:
+    """A drawing as models want it: HxW float32, 0 on lines, 1 on paper."""
+
+    edges: np.ndarray
+    inverted: bool  # the input had light lines on a dark ground and was flipped
+
+
+def normalise_sketch(image: np.ndarray, thin: bool = True) -> NormalisedSketch:
+    """Bring a user's drawing to the pix2pix convention, or say why it cannot be used.
+
+    ``image`` is HxW or HxWxC float in [0, 1] (composite any alpha onto white first).
+    The paper is the median grey, so lines must cover less than half of the canvas;
+    if the paper is dark the drawing is inverted. Contrast is stretched so the darkest
+    line is 0 and the paper 1. With ``thin`` every stroke becomes a 1-px line (already
+    thin edge maps come back unchanged).
+
+    Raises :class:`SketchError` for a flat canvas (empty, all black) and for photos:
+    a photo's tones are spread out and often coloured, a drawing's sit on its paper.
+    """
+    pixels = np.asarray(image, dtype=np.float32)
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    if pixels.ndim != 3 or pixels.shape[2] not in (1, 3) or min(pixels.shape[:2]) < 1:
+        raise ValueError(f"a sketch must be HxW, HxWx1 or HxWx3, not {pixels.shape}")
+    if pixels.shape[2] == 3:
+        gray = arrays.luma(pixels)
+        saturation = pixels.max(axis=2) - pixels.min(axis=2)
+        colourful = float(np.mean(saturation > COLOUR_SATURATION)) > COLOURFUL_SHARE
+    else:
+        gray, colourful = pixels[..., 0], False
+    paper = float(np.median(gray))
+    inverted = paper < 0.5
+    if inverted:
+        gray, paper = 1.0 - gray, 1.0 - paper
+    ink = float(gray.min())
+    if paper - ink < MIN_CONTRAST:
+        raise SketchError(
+            "the sketch is empty (one flat colour, no lines); draw some lines or trace a "
+            "photo's edges first"
+        )
+    if colourful or float(np.mean(np.abs(gray - paper) < PAPER_BAND)) < PAPER_SHARE:
+        raise SketchError(
+            "this looks like a photo, not a line drawing; trace its edges first "
+            "('heirloom edges PHOTO -o EDGES.png', or Trace edges in the Sketch workspace)"
+        )
+    values = np.clip((gray - ink) / (paper - ink), 0.0, 1.0)
+    if thin:
+        values = np.where(thin_lines(values < INK), 0.0, 1.0)
+    return NormalisedSketch(values.astype(np.float32), inverted)
+
+
+# --- fitting a canvas to a pack's size rule -------------------------------------
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """Where the (possibly shrunk) drawing sits on the padded canvas."""
+
+    top: int
+    left: int
+    height: int  # of the drawing as fed, after any shrink
+    width: int
+
+
+def _shrink(edges: np.ndarray, height: int, width: int, thin: bool) -> np.ndarray:
+    """Downscale a drawing without losing its lines: ink is averaged, then re-drawn."""
+    coverage = arrays.resize_plane(1.0 - edges, width, height)
+    if thin:
+        return np.where(thin_lines(coverage > 0.25), 0.0, 1.0).astype(np.float32)
+    return np.clip(1.0 - coverage, 0.0, 1.0)
+
+
+def _fit(
+    edges: np.ndarray, rule: SizeRule, max_side: int, thin: bool
+) -> tuple[np.ndarray, _Placement]:
+    """Pad (with paper, centred) and, if needed, shrink ``edges`` to what the rule accepts."""
+    h, w = edges.shape
+    scale = min(1.0, max_side / max(h, w))
+    if rule.fixed:
+        scale = min(scale, rule.fixed[0] / h, rule.fixed[1] / w)
+    if scale < 1.0:
+        h, w = max(1, round(h * scale)), max(1, round(w * scale))
+        edges = _shrink(edges, h, w, thin)
+    ph, pw = padded_size(h, w, rule)
+    top, left = (ph - h) // 2, (pw - w) // 2
+    canvas = np.ones((ph, pw), np.float32)
+    canvas[top : top + h, left : left + w] = edges
+    return canvas, _Placement(top, left, h, w)
+
+
+def sketch_to_photo(
+    edges: np.ndarray,
+    options: SketchOptions = SketchOptions(),
+    emit: Emitter | None = None,
+    cancel: CancelToken = NEVER,
+    registry: Registry | None = None,
+) -> Result:
+    """Generate a photo from a line drawing with a ``sketch2photo`` pack.
+
+    ``edges``: HxW or HxWxC float in [0, 1], black lines on white (see
+    :func:`normalise_sketch` for what else is accepted or refused). Returns
+    ``images={"photo": HxWx3, "edges": HxW}`` (``edges`` is the drawing as the model
+    saw it, at the input's size) and ``info`` with ``device`` (what really ran),
+    ``model`` (pack name) and ``inverted``. Deterministic: the same drawing and pack
+    give the same photo.
+    """
+    emit = emit or silent()
+    emit.progress(0.0, "preparing sketch")
+    sketch = normalise_sketch(edges, thin=options.thin)
+    cancel.check()
+    pack = (registry or Registry()).for_task(TASK, options.model)
+    manifest = pack.manifest
+    source, target = manifest.inputs[0], manifest.outputs[0]
+    if source.layout != "NCHW" or target.layout != "NCHW":
+        raise PackError(f"model pack '{pack.name}': sketch2photo packs must use NCHW tensors")
+    session = open_session(pack.model_path, options.device)
+    canvas, place = _fit(sketch.edges, manifest.size_rule, options.max_side, options.thin)
+    emit.progress(0.2, "generating", f"{pack.name} on {session.describe()}")
+    feed = np.repeat(arrays.to_model_range(canvas, source)[None, None], source.channels or 3, 1)
+    output = session.run({source.name: feed}, cancel)[0]
+    photo = arrays.from_model_range(output[0].transpose(1, 2, 0), target)
+    photo = photo[place.top : place.top + place.height, place.left : place.left + place.width]
+    photo = arrays.rgb(photo)
+    height, width = sketch.edges.shape
+    if (place.height, place.width) != (height, width):
+        photo = arrays.resize(photo, width, height)
+    emit.progress(1.0, "done")
+    return Result(
+        images={"photo": photo.astype(np.float32), "edges": sketch.edges},
+        info={"device": session.describe(), "model": pack.name, "inverted": sketch.inverted},
+    )
