@@ -61,6 +61,10 @@ class CanvasView(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setMouseTracking(True)
+        # panning may take the image edge to the middle of the view, as in painting apps,
+        # so zooming near an edge still keeps the point under the cursor in place
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.document: Document | None = None
         self.layers: dict[Layer, TiledLayer] = {}
@@ -112,7 +116,6 @@ class CanvasView(QGraphicsView):
         self._preview.setZValue(2.5)
         self._preview.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         scene.addItem(self._preview)
-        scene.setSceneRect(QRectF(0, 0, document.width, document.height))
         document.changed.connect(self._on_changed)
         self.compare_x = document.width / 2
         self.fit()
@@ -166,6 +169,7 @@ class CanvasView(QGraphicsView):
             return
         anchor = self.mapToScene(view_pos.toPoint())
         self.scale(target / self.zoom, target / self.zoom)
+        self._update_scene_rect()
         moved = self.mapFromScene(anchor) - view_pos.toPoint()
         self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + moved.x())
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + moved.y())
@@ -174,14 +178,36 @@ class CanvasView(QGraphicsView):
     def fit(self) -> None:
         if self.document is None:
             return
-        self.fitInView(self.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+        image = QRectF(0, 0, self.document.width, self.document.height)
+        self.fitInView(image, Qt.AspectRatioMode.KeepAspectRatio)
+        self._update_scene_rect()
+        self.centerOn(image.center())
         self.zoom_changed.emit(self.zoom)
 
     def actual_size(self) -> None:
         centre = self.mapToScene(self.viewport().rect().center())
         self.setTransform(self.transform().fromScale(1.0, 1.0))
+        self._update_scene_rect()
         self.centerOn(centre)
         self.zoom_changed.emit(self.zoom)
+
+    def _update_scene_rect(self) -> None:
+        """The image plus most of a viewport of room on each side, at the current zoom."""
+        if self.document is None:
+            return
+        margin_x = self.viewport().width() / max(self.zoom, 1e-6) * 0.9
+        margin_y = self.viewport().height() / max(self.zoom, 1e-6) * 0.9
+        self.setSceneRect(
+            QRectF(0, 0, self.document.width, self.document.height).adjusted(
+                -margin_x, -margin_y, margin_x, margin_y
+            )
+        )
+
+    def resizeEvent(self, event: object) -> None:  # noqa: N802 - Qt override
+        centre = self.mapToScene(self.viewport().rect().center())
+        super().resizeEvent(event)  # type: ignore[arg-type]
+        self._update_scene_rect()
+        self.centerOn(centre)
 
     def set_brush(self, radius: float | None = None, hardness: float | None = None) -> None:
         if radius is not None:

@@ -1,0 +1,57 @@
+"""GUI fixtures: an isolated user folder and settings, tiny real packs, a main window."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from engine.models import Registry
+
+TESTS = Path(__file__).resolve().parents[1]
+
+
+def shared():
+    """tests/conftest.py, loaded by path: this file is also a module named ``conftest``."""
+    spec = importlib.util.spec_from_file_location("heirloom_tests_conftest", TESTS / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """HEIRLOOM_HOME: settings.ini, autosaves and user packs live here, per test."""
+    folder = tmp_path / "home"
+    folder.mkdir()
+    monkeypatch.setenv("HEIRLOOM_HOME", str(folder))
+    monkeypatch.setenv("HEIRLOOM_THREADS", "1")
+    return folder
+
+
+@pytest.fixture
+def window(qtbot, home: Path, tmp_path: Path):
+    """The real main window with tiny scratch-detect and restore packs installed."""
+    from gui.app import make_application
+    from gui.settings import load_settings, settings_store
+    from gui.window import MainWindow
+
+    make_application()
+    win = MainWindow(load_settings(settings_store()), offer_recovery=False)
+    win.context.registry = Registry(
+        tmp_path / "no-bundled", shared().restore_packs(tmp_path / "packs")
+    )
+    qtbot.addWidget(win)
+    win.resize(1100, 760)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.close()
+
+
+@pytest.fixture
+def helpers():
+    """tests/conftest.py's builders (tiny real ONNX graphs and packs)."""
+    return shared()
