@@ -1,0 +1,25 @@
+"""Settings: defaults on first start, a round trip through the ini file, bad values."""
+
+from __future__ import annotations
+
+from gui.settings import SCHEMA_VERSION, Settings, load_settings, save_settings, settings_store
+
+
+def test_defaults_round_trip_and_bad_values_fall_back(home):
+    assert load_settings(settings_store()) == Settings()
+    changed = Settings(device="cpu", tile_size=256, live_mode=False, scratch_threshold=0.3)
+    changed.remember(home / "a.jpg")
+    save_settings(changed, settings_store())
+    assert (home / "settings.ini").exists()
+    assert load_settings(settings_store()) == changed
+
+    store = settings_store()
+    store.setValue("device", "quantum")
+    store.setValue("tile_size", "huge")
+    store.sync()
+    loaded = load_settings(settings_store())
+    assert loaded.device == "auto" and loaded.tile_size == Settings().tile_size
+    assert loaded.scratch_threshold == 0.3  # the valid values are kept
+    store.setValue("schema", SCHEMA_VERSION + 1)
+    store.sync()
+    assert load_settings(settings_store()) == Settings()  # a newer schema is not guessed at
