@@ -1,0 +1,263 @@
+"""Diffusion jobs through onnxruntime on tiny real eps graphs (see tests/diffusion_graphs.py)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from diffusion_graphs import SIZE, eps_pack, target_image
+
+from engine.cancel import CancelToken
+from engine.errors import Cancelled, HeirloomError
+from engine.jobs import Emitter, Preview, Progress
+from engine.models import Registry
+from engine.pipelines import diffusion
+from engine.pipelines.diffusion import EditOptions, GenerateOptions, InpaintOptions
+from engine.pipelines.schedule import repaint_levels, strided_timesteps
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+    root = tmp_path_factory.mktemp("eps")
+    eps_pack(root / "user", "eps-exact", "exact")
+    eps_pack(root / "user", "eps-conv", "conv")
+    eps_pack(root / "user", "eps-float-t", "exact", float_timestep=True)
+    return Registry(bundled=root / "none", user=root / "user")
+
+
+def photo(height: int, width: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).random((height, width, 3)).astype(np.float32)
+
+
+def collect(interval: float) -> tuple[Emitter, list]:
+    events: list = []
+    return Emitter(events.append, preview_interval=interval), events
+
+
+# --- sampling ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        GenerateOptions(steps=1000, sampler="ddpm"),  # Algorithm 2 over the full chain
+        GenerateOptions(steps=25, sampler="ddpm"),
+        GenerateOptions(steps=20, sampler="ddim", eta=0.0),
+        GenerateOptions(steps=20, sampler="ddim", eta=1.0),
+    ],
+)
+def test_an_exact_noise_predictor_samples_its_data(registry, options) -> None:
+    options = GenerateOptions(**{**options.__dict__, "model": "eps-exact", "seed": 4})
+    result = diffusion.generate(options, registry=registry)
+    assert np.abs(result.images["image"] - target_image()).max() < 1e-4
+    assert result.info["model_calls"] == options.steps and result.info["device"].startswith(
+        ("CPU", "CUDA")
+    )
+
+
+def test_same_seed_same_images_other_seed_other_images(registry) -> None:
+    def run(seed: int) -> dict:
+        options = GenerateOptions(steps=8, seed=seed, sampler="ddpm", count=3, model="eps-conv")
+        return diffusion.generate(options, registry=registry).images
+
+    first, again, other = run(1), run(1), run(2)
+    assert sorted(first) == ["image_1", "image_2", "image_3"]
+    assert all(np.array_equal(first[k], again[k]) for k in first)
+    assert all(np.abs(first[k] - other[k]).mean() > 0.01 for k in first)
+    assert np.abs(first["image_1"] - first["image_2"]).mean() > 0.01  # a batch, not copies
+    assert first["image_1"].shape == (SIZE, SIZE, 3)
+
+
+def test_previews_carry_step_and_total_and_are_throttled(registry) -> None:
+    options = GenerateOptions(steps=12, seed=0, model="eps-conv")
+    emit, events = collect(interval=0.0)
+    diffusion.generate(options, emit, registry=registry)
+    previews = [e for e in events if isinstance(e, Preview)]
+    assert [(p.step, p.total) for p in previews] == [(i, 12) for i in range(1, 13)]
+    assert all(p.image.shape == (SIZE, SIZE, 3) for p in previews)
+    assert all(p.image.min() >= 0.0 and p.image.max() <= 1.0 for p in previews)
+    assert [e.fraction for e in events if isinstance(e, Progress)][-1] == 1.0
+
+    emit, events = collect(interval=3600.0)
+    diffusion.generate(options, emit, registry=registry)
+    previews = [e for e in events if isinstance(e, Preview)]
+    assert [p.step for p in previews] == [1, 12]  # the first, then only the final one
+
+
+def test_cancel_stops_between_steps(registry) -> None:
+    token = CancelToken()
+    calls: list[int] = []
+
+    def sink(event) -> None:
+        if isinstance(event, Progress):
+            calls.append(1)
+            if len(calls) == 3:
+                token.cancel()
+
+    with pytest.raises(Cancelled):
+        diffusion.generate(
+            GenerateOptions(steps=50, seed=0, model="eps-conv"), Emitter(sink), token, registry
+        )
+    assert len(calls) == 3
+
+
+# --- inpainting and editing -----------------------------------------------------------
+
+
+def test_inpaint_keeps_known_pixels_exactly_and_fills_the_hole(registry) -> None:
+    image = photo(SIZE, SIZE)
+    mask = np.zeros((SIZE, SIZE), np.float32)
+    mask[4:11, 2:14] = 1.0
+    hole = mask > 0.5
+    image[hole] = 0.0  # the damage
+    result = diffusion.inpaint(
+        image, mask, InpaintOptions(seed=3, model="eps-exact"), None, registry=registry
+    )
+    out = result.images["image"]
+    assert np.array_equal(out[~hole], image[~hole])
+    # the exact model's data is the target image, so that is what the hole must become
+    assert np.abs(out[hole] - target_image()[hole]).max() < 1e-3
+    assert result.info["model_calls"] == 45 and result.info["windows"] == 1
+
+
+def test_inpaint_on_a_larger_photo_runs_only_windows_with_holes(registry) -> None:
+    image = photo(70, 90, seed=1)
+    mask = np.zeros((70, 90), bool)
+    mask[5:9, 60:80] = True  # one stroke near the top right
+    mask[50:53, 3:6] = True  # one speck near the bottom left
+    emit, events = collect(interval=0.0)
+    options = InpaintOptions(steps=6, jump_length=2, jump_n_sample=2, seed=0, model="eps-conv")
+    result = diffusion.inpaint(image, mask, options, emit, registry=registry)
+    out = result.images["image"]
+    assert np.array_equal(out[~mask], image[~mask])
+    assert np.abs(out[mask] - image[mask]).mean() > 0.02
+    windows = diffusion.plan_windows(mask, (SIZE, SIZE), 3)
+    assert result.info["windows"] == sum(map(len, windows)) < 12
+    previews = [e for e in events if isinstance(e, Preview)]
+    assert previews[-1].image.shape == (70, 90, 3) and previews[-1].step == previews[-1].total
+
+
+def test_windows_cover_every_region_pixel_once() -> None:
+    region = np.zeros((100, 77), bool)
+    region[::7, ::5] = True
+    covered = np.zeros(region.shape, int)
+    for wave in diffusion.plan_windows(region, (16, 16), 3):
+        for w in wave:
+            ys, xs = w.core
+            assert w.y <= ys.start and ys.stop <= w.y + 16 and w.x <= xs.start
+            assert xs.stop <= w.x + 16 and 0 <= w.y <= 100 - 16 and 0 <= w.x <= 77 - 16
+            covered[w.core] += 1
+    assert covered[region].min() == 1 and covered.max() == 1
+
+
+def test_edit_changes_more_with_more_strength_and_keeps_the_unmasked_part(registry) -> None:
+    image = photo(SIZE, 40, seed=2)
+
+    def change(strength: float, mask: np.ndarray | None = None) -> np.ndarray:
+        options = EditOptions(strength=strength, steps=20, seed=5, model="eps-conv")
+        return diffusion.edit(image, options, mask, registry=registry).images["image"]
+
+    small, large = change(0.1), change(0.8)
+    assert np.abs(small - image).mean() < np.abs(large - image).mean()
+    mask = np.zeros((SIZE, 40), bool)
+    mask[3:12, 10:30] = True
+    masked = change(0.5, mask)
+    assert np.array_equal(masked[~mask], image[~mask])
+    assert np.abs(masked[mask] - image[mask]).mean() > 0.02
+
+
+def test_grayscale_photos_stay_grayscale(registry) -> None:
+    gray = photo(SIZE, SIZE)[..., :1]
+    mask = np.zeros((SIZE, SIZE), bool)
+    mask[5:10, 5:10] = True
+    out = diffusion.inpaint(
+        gray, mask, InpaintOptions(seed=0, model="eps-conv"), registry=registry
+    ).images["image"]
+    assert out.shape == (SIZE, SIZE, 1) and np.array_equal(out[~mask], gray[~mask])
+
+
+# --- bad input ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda r: diffusion.generate(GenerateOptions(steps=0, model="eps-conv"), registry=r),
+            "steps must be between 1 and 1000",
+        ),
+        (
+            lambda r: diffusion.generate(GenerateOptions(steps=1001, model="eps-conv"), registry=r),
+            "steps must be between 1 and 1000",
+        ),
+        (
+            lambda r: diffusion.edit(
+                photo(SIZE, SIZE), EditOptions(strength=0.0, model="eps-conv"), registry=r
+            ),
+            "strength must be above 0",
+        ),
+        (
+            lambda r: diffusion.edit(
+                photo(SIZE, SIZE), EditOptions(strength=1.5, model="eps-conv"), registry=r
+            ),
+            "strength must be above 0",
+        ),
+        (
+            lambda r: diffusion.inpaint(
+                photo(SIZE, SIZE),
+                np.zeros((SIZE, SIZE)),
+                InpaintOptions(model="eps-conv"),
+                registry=r,
+            ),
+            "the mask is empty",
+        ),
+        (
+            lambda r: diffusion.inpaint(
+                photo(SIZE, SIZE),
+                np.ones((SIZE, SIZE)),
+                InpaintOptions(model="eps-conv"),
+                registry=r,
+            ),
+            "covers the whole image",
+        ),
+        (
+            lambda r: diffusion.inpaint(
+                photo(SIZE, SIZE), np.ones((SIZE, 8)), InpaintOptions(model="eps-conv"), registry=r
+            ),
+            "they must match",
+        ),
+        (
+            lambda r: diffusion.edit(photo(10, 40), EditOptions(model="eps-conv"), registry=r),
+            "smaller than the 16x16 px",
+        ),
+        (
+            lambda r: diffusion.generate(GenerateOptions(model="eps-float-t"), registry=r),
+            "takes a float32 timestep",
+        ),
+    ],
+)
+def test_bad_input_is_one_sentence(registry, call, message) -> None:
+    with pytest.raises(HeirloomError) as caught:
+        call(registry)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_graph_with_a_float_timestep_behind_an_int_manifest_is_refused(tmp_path) -> None:
+    pack = eps_pack(tmp_path / "user", "liar", "exact", float_timestep=True)
+    data = json.loads((pack.path / "manifest.json").read_text())
+    data["inputs"][1]["dtype"] = "int64"  # the manifest claims what the graph does not take
+    (pack.path / "manifest.json").write_text(json.dumps(data))
+    registry = Registry(bundled=tmp_path / "none", user=tmp_path / "user")
+    with pytest.raises(HeirloomError, match="the graph's timestep input is tensor\\(float\\)"):
+        diffusion.generate(GenerateOptions(model="liar"), registry=registry)
+
+
+def test_schedules_visit_every_level_and_end_clean() -> None:
+    assert strided_timesteps(999, 1000).tolist() == list(range(999, -1, -1))
+    assert strided_timesteps(999, 4).tolist() == [999, 666, 333, 0]
+    levels = repaint_levels(10, 3, 3)
+    assert levels[0] == 10 and levels[-1] == 0
+    moves = list(zip(levels, levels[1:], strict=False))
+    assert all(b == a - 1 or b == a + 3 for a, b in moves)
+    assert sum(1 for a, b in moves if b > a) == 2 * 3  # twice from each of j = 0, 3, 6
