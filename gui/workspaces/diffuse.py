@@ -26,9 +26,16 @@ from PySide6.QtWidgets import (
 from engine.cancel import CancelToken
 from engine.images import ImageMeta, LoadedImage
 from engine.jobs import Emitter, Result
+from engine.pipelines.diffusion import (
+    EditOptions,
+    GenerateOptions,
+    InpaintOptions,
+    edit,
+    generate,
+    inpaint,
+)
 from gui.document import Document, Layer
 from gui.qimages import from_qimage, resize_to
-from gui.workspaces import pipelines
 from gui.workspaces.base import AppContext, BrushBox, Workspace, slider, use_brush
 
 MODES = (
@@ -44,7 +51,6 @@ class DiffuseWorkspace(Workspace):
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
-        self.functions = {mode: pipelines.function(mode, "diffusion") for mode, _label in MODES}
         box = QGroupBox("Diffusion")
         form = QFormLayout(box)
         self.mode = QComboBox()
@@ -103,44 +109,35 @@ class DiffuseWorkspace(Workspace):
 
     def on_document(self) -> None:
         mode = self.mode.currentData()
-        available = self.functions.get(mode) is not None
-        needs_photo = mode != "generate"
-        self.run.setEnabled(available and (self.context.document is not None or not needs_photo))
-        self.run.setToolTip("" if available else pipelines.MISSING.format(what="diffusion"))
+        self.run.setEnabled(self.context.document is not None or mode == "generate")
         self.strength.setEnabled(mode == "edit")
 
     def vary_seed(self) -> None:
         self.seed.setValue(random.randrange(0, 2**31 - 1))
-        if self.functions.get(self.mode.currentData()) is not None:
+        if self.run.isEnabled():
             self.start()
 
     def start(self) -> None:
         mode = self.mode.currentData()
-        fn = self.functions.get(mode)
         document = self.context.document
-        if fn is None or (document is None and mode != "generate"):
+        if document is None and mode != "generate":
             return
         settings = self.context.settings
         settings.diffusion_steps = self.steps.value()
-        options = pipelines.options(
-            "diffusion",
-            "DiffusionOptions",
-            steps=self.steps.value(),
-            seed=self.seed.value(),
-            strength=self.strength.value() / 100,
-            device=settings.device,
-        )
+        strength = self.strength.value() / 100  # read here: the job runs off the GUI thread
+        common = {"steps": self.steps.value(), "seed": self.seed.value(), "device": settings.device}
         registry = self.context.registry
         image = None if document is None else document.photo
         mask = None if document is None else (document.mask >= 128).astype(np.float32)
 
         def job(emit: Emitter, cancel: CancelToken) -> Result:
             if mode == "generate":
-                return fn(options, emit, cancel, registry)
+                return generate(GenerateOptions(**common), emit, cancel, registry)
             if mode == "inpaint":
-                return fn(image, mask, options, emit, cancel, registry)
+                return inpaint(image, mask, InpaintOptions(**common), emit, cancel, registry)
             painted = mask if mask is not None and mask.any() else None
-            return fn(image, options, painted, emit, cancel, registry)
+            options = EditOptions(**common, strength=strength)
+            return edit(image, options, painted, emit, cancel, registry)
 
         self.last_preview = None
         self.counter.setText(f"Step 0/{self.steps.value()}")
@@ -168,7 +165,7 @@ class DiffuseWorkspace(Workspace):
 
     def on_finished(self, result: object) -> None:
         assert isinstance(result, Result)
-        pixels = next(iter(result.images.values()))
+        pixels = result.images["image"]
         self._show(pixels, f"Diffusion ({self.mode.currentData()})")
         self.status.setText(f"Done on {result.info.get('device', '?')}; seed {self.seed.value()}.")
 

@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
 from engine.cancel import CancelToken
 from engine.errors import PackError
 from engine.jobs import Emitter, Result
+from engine.pipelines.sketch import SketchOptions, sketch_to_photo, trace_edges
 from gui.document import Layer
 from gui.qimages import resize_to
-from gui.workspaces import pipelines
 from gui.workspaces.base import AppContext, BrushBox, Workspace, slider, use_brush
 
 LIVE_DELAY_MS = 150
@@ -37,8 +37,8 @@ class SketchWorkspace(Workspace):
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
-        self.trace_edges = pipelines.function("trace_edges", "sketch", "edges")
-        self.sketch_to_photo = pipelines.function("sketch_to_photo", "sketch")
+        self.trace_edges = trace_edges
+        self.sketch_to_photo = sketch_to_photo  # an attribute: tests time a slow stand-in
 
         lines = QGroupBox("1  Lines")
         form = QFormLayout(lines)
@@ -110,10 +110,11 @@ class SketchWorkspace(Workspace):
     def on_document(self) -> None:
         has = self.context.document is not None
         self.blank.setEnabled(has)
-        self.trace.setEnabled(has and self.trace_edges is not None)
-        self.generate_button.setEnabled(has and self.sketch_to_photo is not None)
-        if self.sketch_to_photo is None:
-            self.generate_button.setToolTip(pipelines.MISSING.format(what="sketch-to-photo"))
+        self.trace.setEnabled(has)
+        self.generate_button.setEnabled(has and self.model.currentData() is not None)
+        self.generate_button.setToolTip(
+            "" if self.model.currentData() else "Import a sketch2photo pack (Models ▸ Import…)"
+        )
 
     def _live_toggled(self, on: bool) -> None:
         self.context.settings.live_mode = on
@@ -131,7 +132,7 @@ class SketchWorkspace(Workspace):
 
     def trace_photo(self) -> None:
         document, trace = self.context.document, self.trace_edges
-        if document is None or trace is None:
+        if document is None:
             return
         image, detail = document.photo, self.detail.value() / 100
 
@@ -146,17 +147,11 @@ class SketchWorkspace(Workspace):
 
     def generate(self, live: bool = False) -> None:
         document, run = self.context.document, self.sketch_to_photo
-        if document is None or run is None:
+        if document is None:
             return
         edges = (document.sketch.astype(np.float32) / 255.0)[..., None]
         settings = self.context.settings
-        options = pipelines.options(
-            "sketch",
-            "SketchOptions",
-            model=self.model.currentData(),
-            device=settings.device,
-            tile=settings.tile_size,
-        )
+        options = SketchOptions(model=self.model.currentData(), device=settings.device)  # type: ignore[arg-type]
         registry = self.context.registry
 
         def job(emit: Emitter, cancel: CancelToken) -> Result:
@@ -182,11 +177,7 @@ class SketchWorkspace(Workspace):
             document.edit_plane(Layer.SKETCH, plane, "Trace edges")
             self.status.setText("Edges traced: erase what you do not want, draw what you do.")
             return
-        image = (
-            next(iter(result.images.values()))
-            if "photo" not in result.images
-            else (result.images["photo"])
-        )
+        image = result.images["photo"]
         if image.shape[:2] != (document.height, document.width):
             image = resize_to(image, document.width, document.height)
         document.set_result(image, "Sketch to photo")
