@@ -25,6 +25,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("engine.cli", "add_models"),
     ("engine.restore_cli", "add_commands"),
     ("engine.sketch_cli", "add_sketch_commands"),
+    ("engine.diffusion_cli", "add_diffuse_commands"),
 ]
 
 

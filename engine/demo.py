@@ -42,6 +42,7 @@ def steps(out: Path) -> list[tuple[str | None, list[str]]]:
         (None, ["models", "verify"]),
         *restore,
         *sketch_steps(out),
+        *diffusion_steps(out),
     ]
 
 
@@ -51,6 +52,22 @@ def sketch_steps(out: Path) -> list[tuple[str | None, list[str]]]:
     trace = ["edges", str(SAMPLES / "clean_LadyBird.jpg"), "-o", str(edges), "--overwrite"]
     generate = ["sketch", str(edges), "-o", str(out / "sketch_LadyBird.png"), "--overwrite"]
     return [(None, trace), ("sketch2photo", generate)]
+
+
+def diffusion_steps(out: Path) -> list[tuple[str | None, list[str]]]:
+    """Samples with a denoising GIF, then RePaint and SDEdit on the sample's damage mask."""
+    photo, mask = SAMPLES / "old_grace_hopper.jpg", SAMPLES / "old_grace_hopper_mask.png"
+    previews = ["--previews", str(out / "diffusion_frames"), "--gif"]
+    generate = ["diffuse", "generate", "-o", str(out / "diffusion_sample.png"), "--count", "4"]
+    inpaint = ["diffuse", "inpaint", str(photo), "--mask", str(mask)]
+    inpaint += ["-o", str(out / "inpainted_grace_hopper.png"), "--steps", "20"]
+    edit = ["diffuse", "edit", str(photo), "--mask", str(mask), "--strength", "0.5"]
+    edit += ["-o", str(out / "edited_grace_hopper.png"), "--steps", "40"]
+    return [
+        ("ddpm-eps", [*generate, "--steps", "50", "--seed", "1", *previews, "--overwrite"]),
+        ("ddpm-eps", [*inpaint, "--jump-n-sample", "1", "--seed", "1", "--overwrite"]),
+        ("ddpm-eps", [*edit, "--seed", "1", "--overwrite"]),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,6 +30,7 @@ from typing import Literal
 
 import numpy as np
 
+from engine import arrays
 from engine.cancel import NEVER, CancelToken
 from engine.errors import HeirloomError, PackError
 from engine.jobs import Emitter, Result, silent
@@ -487,17 +488,10 @@ def _paste(target: np.ndarray, crop: np.ndarray, window: Window, todo: np.ndarra
 
 def _compose(original: np.ndarray, changed_rgb: np.ndarray, region: np.ndarray) -> np.ndarray:
     """``original`` with only ``region`` replaced (as luma for a grayscale original)."""
-    changed = changed_rgb
-    if original.shape[2] == 1:
-        luma = np.array([0.299, 0.587, 0.114], np.float32)
-        changed = (changed_rgb @ luma)[..., None]
+    changed = arrays.luma(changed_rgb)[..., None] if original.shape[2] == 1 else changed_rgb
     out = original.copy()
     out[region] = changed[region]
     return out
-
-
-def _as_rgb(pixels: np.ndarray) -> np.ndarray:
-    return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
 
 
 # --- inpaint --------------------------------------------------------------------
@@ -534,7 +528,7 @@ def inpaint(
     levels = repaint_levels(options.steps, options.jump_length, options.jump_n_sample)
     changed, ticker, windows = _run_windows(
         model,
-        _as_rgb(pixels),
+        arrays.rgb(pixels),
         region,
         options,
         context,
@@ -591,7 +585,7 @@ def edit(
     levels = list(range(steps, -1, -1))
     changed, ticker, windows = _run_windows(
         model,
-        _as_rgb(pixels),
+        arrays.rgb(pixels),
         region,
         options,
         context,
