@@ -46,5 +46,8 @@ package: $(VENV)/.runtime
 	$(BIN)/pip install -q -e '.[package]'
 	$(BIN)/pyinstaller --noconfirm --distpath dist --workpath build packaging/heirloom.spec
 
+screenshots: $(VENV)/.runtime
+	$(BIN)/python -m gui.screenshots out/screenshots
+
 clean:
 	rm -rf out build dist .pytest_cache .ruff_cache

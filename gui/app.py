@@ -10,6 +10,7 @@ path is given, the photo or project.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -82,6 +83,19 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+def exit_now(code: int) -> None:
+    """Leave without Python's final garbage collection of Qt objects.
+
+    With PySide6 6.12 on Python 3.11 a process that made a QApplication aborts during
+    interpreter finalisation ("bool_dealloc", exit status 134) even when it did nothing
+    else, which would turn every clean exit into a crash report. Everything worth
+    keeping (settings, autosave removal) is done before this point.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="heirloom-gui", description=__doc__.splitlines()[0])
     parser.add_argument("path", nargs="?", type=Path, help="a photo or .heirloom project")
@@ -94,8 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     if args.path:
         window.open_path(args.path)
-    return app.exec()
+    code = app.exec()
+    exit_now(code)
+    return code
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
