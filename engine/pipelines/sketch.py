@@ -50,7 +50,7 @@ PAPER_BAND = 0.06
 # max - min channel, above COLOUR_SATURATION). Edge maps and pencil scans have none.
 COLOURFUL_SHARE = 0.02
 COLOUR_SATURATION = 0.2
-MIN_CONTRAST = 0.25  # lines must be this much darker than the paper, else the canvas is empty
+MIN_CONTRAST = 0.15  # lines must be this much darker than the paper, else the canvas is empty
 INK = 0.5  # normalised value below which a pixel is part of a line
 
 
