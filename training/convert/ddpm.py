@@ -95,6 +95,78 @@ def readme_licence(folder: Path) -> str | None:
     return found.group(1) if found else None
 
 
+def describe_unet(config: dict[str, Any]) -> str:
+    """The manifest's ``architecture`` line for a ``UNet2DModel`` config."""
+    return (
+        f"diffusers UNet2DModel, blocks {list(config['block_out_channels'])}, "
+        f"{config['layers_per_block']} layers per block, {list(config['down_block_types'])}"
+    )
+
+
+def eps_manifest(
+    name: str,
+    config: dict[str, Any],
+    schedule: dict[str, Any],
+    *,
+    licence: str,
+    provenance: dict[str, Any],
+    title: str | None = None,
+    version: str = "1",
+) -> Manifest:
+    """The ``ddpm-eps`` manifest for a UNet2DModel config and its training schedule.
+
+    The engine's sampler reads everything it needs from here: the fixed sample size,
+    the int64 timestep input and the schedule options (``SCHEDULE_KEYS``).
+    """
+    size = config["sample_size"]
+    height, width = (size, size) if isinstance(size, int) else tuple(size)
+    return Manifest(
+        name=name,
+        task="ddpm-eps",
+        version=version,
+        title=title or f"DDPM {name}",
+        inputs=(
+            TensorSpec("sample", "NCHW", config["in_channels"], "float32", (-1.0, 1.0)),
+            TensorSpec("timestep", "N", None, "int64"),
+        ),
+        outputs=(TensorSpec("eps", "NCHW", config["out_channels"], "float32"),),
+        sha256="",
+        licence=licence,
+        size_rule=SizeRule(multiple_of=1, min=min(height, width), fixed=(height, width)),
+        tiling=Tiling(allowed=False, overlap=0),
+        options={**{k: schedule[k] for k in SCHEDULE_KEYS}, "sample_size": [height, width]},
+        provenance=provenance,
+        architecture=describe_unet(config),
+    )
+
+
+def export_eps_pack(
+    unet: nn.Module, output: Path, manifest: Manifest, card: str, *, overwrite: bool = False
+) -> ModelPack:
+    """Export ``unet`` as ``manifest`` says, parity-checked at batch 1 and 2 (dynamic batch)."""
+    channels = manifest.inputs[0].channels
+    height, width = manifest.options["sample_size"]  # set by eps_manifest
+    steps = int(manifest.options["num_train_timesteps"])
+    rng = np.random.default_rng(0)
+    parity = [
+        {
+            "sample": rng.standard_normal((n, channels, height, width)).astype(np.float32),
+            "timestep": np.array(t, dtype=np.int64),
+        }
+        for n, t in ((1, [steps - 1]), (2, [0, steps // 2]))
+    ]
+    return export_pack(
+        EpsNet(unet),
+        output,
+        manifest,
+        card,
+        example={k: torch.from_numpy(v) for k, v in parity[0].items()},
+        dynamic={"sample": {0: "batch"}, "timestep": {0: "batch"}, "eps": {0: "batch"}},
+        parity_inputs=parity,
+        overwrite=overwrite,
+    )
+
+
 def convert(
     folder: Path,
     output: Path,
@@ -106,46 +178,20 @@ def convert(
     """Convert ``folder`` into a pack at ``output`` (named after the output folder by default)."""
     folder, output = Path(folder), Path(output)
     unet, config, schedule = load(folder)
-    size = config["sample_size"]
-    height, width = (size, size) if isinstance(size, int) else tuple(size)
-    channels, out_channels = config["in_channels"], config["out_channels"]
     name = name or output.name
     licence = licence or readme_licence(folder) or "unknown: check the source model's licence"
-    architecture = (
-        f"diffusers UNet2DModel, blocks {list(config['block_out_channels'])}, "
-        f"{config['layers_per_block']} layers per block, {list(config['down_block_types'])}"
-    )
-    manifest = Manifest(
-        name=name,
-        task="ddpm-eps",
-        version="1",
-        title=f"DDPM {name}",
-        inputs=(
-            TensorSpec("sample", "NCHW", channels, "float32", (-1.0, 1.0)),
-            TensorSpec("timestep", "N", None, "int64"),
-        ),
-        outputs=(TensorSpec("eps", "NCHW", out_channels, "float32"),),
-        sha256="",
+    manifest = eps_manifest(
+        name,
+        config,
+        schedule,
         licence=licence,
-        size_rule=SizeRule(multiple_of=1, min=min(height, width), fixed=(height, width)),
-        tiling=Tiling(allowed=False, overlap=0),
-        options={**schedule, "sample_size": [height, width]},
         provenance={"converted_from": folder.name, "format": "diffusers"},
-        architecture=architecture,
     )
-    steps = schedule["num_train_timesteps"]
-    rng = np.random.default_rng(0)
-    parity = [
-        {
-            "sample": rng.standard_normal((n, channels, height, width)).astype(np.float32),
-            "timestep": np.array(t, dtype=np.int64),
-        }
-        for n, t in ((1, [steps - 1]), (2, [0, steps // 2]))
-    ]
+    height, width = manifest.options["sample_size"]
     card = render_card(
         f"DDPM {name}",
         {
-            "Architecture": f"{architecture}. Inputs `sample` NCHW {height}x{width} in "
+            "Architecture": f"{manifest.architecture}. Inputs `sample` NCHW {height}x{width} in "
             "[-1, 1] and `timestep` int64 (one per image); output `eps`, the predicted noise.",
             "Data": "Whatever the source model was trained on; see its own model card.",
             "Training": f"None here: converted from the diffusers folder `{folder.name}`. "
@@ -155,16 +201,7 @@ def convert(
             "Licence": licence,
         },
     )
-    return export_pack(
-        EpsNet(unet),
-        output,
-        manifest,
-        card,
-        example={k: torch.from_numpy(v) for k, v in parity[0].items()},
-        dynamic={"sample": {0: "batch"}, "timestep": {0: "batch"}, "eps": {0: "batch"}},
-        parity_inputs=parity,
-        overwrite=overwrite,
-    )
+    return export_eps_pack(unet, output, manifest, card, overwrite=overwrite)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
