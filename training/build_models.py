@@ -17,6 +17,7 @@ STEPS: dict[str, list[str]] = {
     "mtcnn": ["training.export_mtcnn"],
     "scratch": ["training.train_scratch"],
     "restore": ["training.train_restore"],
+    "sketch-l1": ["training.train_pix2pix", "--l1-only"],  # the card's L1-only comparison
     "sketch": ["training.train_pix2pix"],
     "ddpm": ["training.train_ddpm"],
 }
