@@ -8,9 +8,12 @@ trainer with the same run folder continues where it stopped.
 
 from __future__ import annotations
 
+import argparse
 import json
+import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,3 +95,59 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
             e.mul_(decay).add_(p.detach(), alpha=1 - decay)
         for e, b in zip(ema.buffers(), model.buffers(), strict=True):
             e.copy_(b)
+
+
+def trainer_arguments(
+    description: str, run: str, minutes: float, steps: int, out: Path
+) -> argparse.ArgumentParser:
+    """The options every supervised trainer shares (run folder, budget, batch, export)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--run", default=run, help="run folder under runs/")
+    parser.add_argument("--minutes", type=float, default=minutes, help="training time budget")
+    parser.add_argument("--steps", type=int, default=steps, help="step budget (cosine schedule)")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--size", type=int, default=128, help="training crop side")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--export-only", action="store_true", help="measure + export only")
+    parser.add_argument("--out", type=Path, default=out, help="pack folder to write")
+    return parser
+
+
+def fit(
+    run: Run,
+    modules: dict[str, Any],
+    step_loss: Callable[[], torch.Tensor],
+    *,
+    lr: float,
+    minutes: float,
+    steps: int,
+    log_every: int = 100,
+    save_every: int = 500,
+) -> None:
+    """Adam steps until the budget is spent: cosine-decayed lr, clipped gradients.
+
+    ``modules`` must hold the net as "net" and its optimiser as "opt"; all of it is
+    checkpointed every ``save_every`` steps and at the end. Clipping matters for our
+    nets without normalisation layers, where a rare spike would otherwise diverge.
+    """
+    net, opt = modules["net"], modules["opt"]
+    params = list(net.parameters())
+    net.train()
+    running: list[float] = []
+    while budget_left(run, minutes, steps):
+        progress = min(1.0, max(run.step / steps, run.elapsed / (minutes * 60)))
+        for group in opt.param_groups:
+            group["lr"] = 1e-5 + (lr - 1e-5) * 0.5 * (1 + math.cos(math.pi * progress))
+        loss = step_loss()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        run.step += 1
+        running.append(loss.item())
+        if run.step % log_every == 0:
+            run.log(loss=round(sum(running) / len(running), 4), lr=opt.param_groups[0]["lr"])
+            running = []
+        if run.step % save_every == 0:
+            run.save(modules)
+    run.save(modules)

@@ -12,9 +12,7 @@ Grayscale prints are restored to grayscale (we do not invent colours).
 
 from __future__ import annotations
 
-import argparse
 import json
-import math
 import time
 from pathlib import Path
 
@@ -31,7 +29,7 @@ from training.data.corpus import load_corpus
 from training.data.degrade import degrade
 from training.data.patches import PatchSampler
 from training.export import export_pack, render_card
-from training.loop import Run, budget_left
+from training.loop import Run, fit, trainer_arguments
 from training.nets.unet import UNet
 from training.showcase import save_grid
 
@@ -277,47 +275,24 @@ def export(model: Restorer, run: Run, corpus, folder: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--run", default="restore")
-    parser.add_argument("--minutes", type=float, default=40)
-    parser.add_argument("--steps", type=int, default=5000)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--size", type=int, default=128)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--export-only", action="store_true")
-    parser.add_argument("--out", type=Path, default=PACK_DIR)
-    args = parser.parse_args(argv)
+    args = trainer_arguments(__doc__, "restore", 40, 5000, PACK_DIR).parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     corpus = load_corpus()
     model = Restorer(make_net())
-    params = list(model.parameters())
-    opt = torch.optim.Adam(params, lr=LR)
+    modules = {"net": model, "opt": torch.optim.Adam(model.parameters(), lr=LR)}
     run = Run(args.run)
-    if run.resume({"net": model, "opt": opt}):
+    if run.resume(modules):
         print(f"resumed {run.dir} at step {run.step}")
     sampler = PatchSampler(list(corpus.train), size=args.size, scale=(0.35, 1.0), seed=run.step)
     rng = np.random.default_rng(run.step + 1)
-    model.train()
-    running = []
-    while not args.export_only and budget_left(run, args.minutes, args.steps):
-        progress = max(run.step / args.steps, run.elapsed / (args.minutes * 60))
-        for group in opt.param_groups:
-            group["lr"] = 1e-5 + (LR - 1e-5) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    def step_loss() -> torch.Tensor:
         image, mask, target, damage = batch(sampler, rng, args.batch)
-        loss = loss_fn(model.net(torch.cat([image, mask], 1)), target, damage)
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(params, 1.0)  # no norm layers: keep rare spikes from diverging
-        opt.step()
-        run.step += 1
-        running.append(loss.item())
-        if run.step % 100 == 0:
-            run.log(loss=round(float(np.mean(running)), 4), lr=opt.param_groups[0]["lr"])
-            running = []
-        if run.step % 500 == 0:
-            run.save({"net": model, "opt": opt})
-    run.save({"net": model, "opt": opt})
+        return loss_fn(model.net(torch.cat([image, mask], 1)), target, damage)
+
+    if not args.export_only:
+        fit(run, modules, step_loss, lr=LR, minutes=args.minutes, steps=args.steps)
     export(model, run, corpus, args.out)
 
 
