@@ -20,7 +20,7 @@ from engine import arrays
 from engine.cancel import CancelToken
 from engine.console import ConsoleProgress
 from engine.errors import HeirloomError
-from engine.images import FORMATS, LoadedImage, load_image, save_image
+from engine.images import LoadedImage, check_writable, load_image, save_image
 from engine.jobs import Emitter, Event, Preview, Result
 from engine.pipelines.diffusion import (
     EditOptions,
@@ -98,16 +98,6 @@ def _common(args: argparse.Namespace) -> dict:
 
 
 # --- outputs --------------------------------------------------------------------
-
-
-def _check_output(path: Path, overwrite: bool) -> None:
-    """Fail before the sampling, not after, when an output cannot be written."""
-    if path.exists() and not overwrite:
-        raise HeirloomError(f"{path} already exists; use --overwrite to replace it")
-    if not path.parent.is_dir():
-        raise HeirloomError(f"the folder {path.parent} does not exist")
-    if path.suffix.lower() not in FORMATS:
-        raise HeirloomError(f"cannot write '{path.name}': use .png, .jpg, .tif or .webp")
 
 
 class PreviewFrames:
@@ -223,7 +213,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         else [out.with_stem(f"{out.stem}_{i + 1}") for i in range(args.count)]
     )
     for path in paths:
-        _check_output(path, args.overwrite)
+        check_writable(path, args.overwrite)
     options = GenerateOptions(count=args.count, **_common(args))
     result = _run(args, lambda emit, cancel: generate(options, emit, cancel))
     keys = ["image"] if args.count == 1 else [f"image_{i + 1}" for i in range(args.count)]
@@ -234,7 +224,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_inpaint(args: argparse.Namespace) -> int:
-    _check_output(args.output, args.overwrite)
+    check_writable(args.output, args.overwrite)
     photo = load_image(args.input)
     mask = _load_mask(args.mask)
     options = InpaintOptions(
@@ -250,7 +240,7 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
-    _check_output(args.output, args.overwrite)
+    check_writable(args.output, args.overwrite)
     photo = load_image(args.input)
     mask = _load_mask(args.mask) if args.mask else None
     options = EditOptions(strength=args.strength, context=args.context, **_common(args))

@@ -266,6 +266,24 @@ def format_for(path: Path) -> str:
     return fmt
 
 
+def check_writable(path: Path, overwrite: bool, source: Path | None = None) -> str:
+    """Raise ImageError unless ``path`` may be written; returns its format.
+
+    Callers run it before minutes of work, so a bad output path fails at once; the
+    original photo (``source``) is never a valid target, even with ``overwrite``.
+    """
+    fmt = format_for(path)
+    if source is not None and path.exists() and path.resolve() == Path(source).resolve():
+        raise ImageError(f"refusing to write over the original photo {path}; choose another name")
+    if path.exists() and path.is_dir():
+        raise ImageError(f"{path} is a folder")
+    if path.exists() and not overwrite:
+        raise ImageError(f"{path} already exists; use --overwrite to replace it")
+    if not path.parent.is_dir():
+        raise ImageError(f"the folder {path.parent} does not exist")
+    return fmt
+
+
 def _quantise(data: np.ndarray, depth: int) -> np.ndarray:
     top = 65535.0 if depth == 16 else 255.0
     out = np.clip(np.nan_to_num(data), 0.0, 1.0) * top + 0.5
@@ -326,15 +344,7 @@ def save_image(
     """
     path = Path(path)
     meta = meta or ImageMeta()
-    fmt = format_for(path)
-    if meta.source is not None and path.exists() and path.resolve() == Path(meta.source):
-        raise ImageError(f"refusing to write over the original photo {path}; choose another name")
-    if path.exists() and not overwrite:
-        raise ImageError(f"{path} already exists; use --overwrite to replace it")
-    if path.exists() and path.is_dir():
-        raise ImageError(f"{path} is a folder")
-    if not path.parent.is_dir():
-        raise ImageError(f"the folder {path.parent} does not exist")
+    fmt = check_writable(path, overwrite, meta.source)
     data = np.asarray(pixels, dtype=np.float32)
     if data.ndim == 2:
         data = data[..., None]

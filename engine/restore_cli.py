@@ -17,7 +17,7 @@ from engine import arrays
 from engine.cancel import CancelToken
 from engine.console import ConsoleProgress
 from engine.errors import HeirloomError
-from engine.images import FORMATS, LoadedImage, load_image, save_image
+from engine.images import FORMATS, LoadedImage, check_writable, load_image, save_image
 from engine.pipelines.restore import RestoreOptions, detect_scratches, restore_photo
 
 
@@ -57,16 +57,6 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
 
-def _check_output(path: Path, overwrite: bool) -> None:
-    """Fail before minutes of work, not after, when the output cannot be written."""
-    if path.exists() and not overwrite:
-        raise HeirloomError(f"{path} already exists; use --overwrite to replace it")
-    if not path.parent.is_dir():
-        raise HeirloomError(f"the folder {path.parent} does not exist")
-    if path.suffix.lower() not in FORMATS:
-        raise HeirloomError(f"cannot write '{path.name}': use .png, .jpg, .tif or .webp")
-
-
 def _user_mask(path: Path, height: int, width: int) -> np.ndarray:
     loaded = load_image(path)
     mask = arrays.luma(loaded.pixels)
@@ -86,7 +76,7 @@ def _user_mask(path: Path, height: int, width: int) -> np.ndarray:
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    _check_output(args.output, args.overwrite)
+    check_writable(args.output, args.overwrite)
     photo = load_image(args.input)
     progress = ConsoleProgress(quiet=args.quiet)
     options = RestoreOptions(threshold=args.threshold, device=args.device)
@@ -142,7 +132,7 @@ def _restore_one(photo: LoadedImage, output: Path, args: argparse.Namespace, qui
 def cmd_restore(args: argparse.Namespace) -> int:
     if args.input.is_dir():
         return _restore_folder(args)
-    _check_output(args.output, args.overwrite)
+    check_writable(args.output, args.overwrite)
     photo = load_image(args.input)
     info = _restore_one(photo, args.output, args, args.quiet)
     print(
@@ -166,7 +156,7 @@ def _restore_folder(args: argparse.Namespace) -> int:
     for index, path in enumerate(files, 1):
         target = out_dir / path.name
         try:
-            _check_output(target, args.overwrite)
+            check_writable(target, args.overwrite)
             photo = load_image(path)
             info = _restore_one(photo, target, args, quiet=True)
             print(f"[{index}/{len(files)}] ok      {path.name} ({len(info['faces'])} faces)")
