@@ -34,7 +34,6 @@ def steps(out: Path) -> list[tuple[str | None, list[str]]]:
             ],
         )
         for photo in sorted(SAMPLES.glob("old_*.jpg"))
-        if not photo.stem.endswith("_mask")
     ]
     return [
         (None, ["info"]),
