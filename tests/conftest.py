@@ -1,127 +1,16 @@
-"""Shared fixtures: tiny real ONNX graphs and packs, built with onnx.helper.
-
-They are real graphs run by the real onnxruntime, just small enough that plumbing
-tests take milliseconds.
-"""
+"""Shared fixtures; the graph builders themselves live in tests/graphs.py."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
-from engine.models import Manifest, SizeRule, TensorSpec, Tiling, write_pack
+from engine.models import write_pack
+from graphs import build_conv_model, tiny_manifest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-
-def _conv(
-    name: str,
-    x: str,
-    y: str,
-    cin: int,
-    cout: int,
-    rng: np.random.Generator,
-    stride: int = 1,
-    transpose: bool = False,
-) -> tuple[onnx.NodeProto, list]:
-    shape = (cin, cout, 2, 2) if transpose else (cout, cin, 3, 3)
-    weight = numpy_helper.from_array(
-        (rng.standard_normal(shape) * 0.3).astype(np.float32), f"{name}_w"
-    )
-    bias = numpy_helper.from_array(
-        (rng.standard_normal(cout) * 0.1).astype(np.float32), f"{name}_b"
-    )
-    if transpose:
-        node = helper.make_node("ConvTranspose", [x, weight.name, bias.name], [y], strides=[2, 2])
-    else:
-        node = helper.make_node(
-            "Conv", [x, weight.name, bias.name], [y], pads=[1, 1, 1, 1], strides=[stride, stride]
-        )
-    return node, [weight, bias]
-
-
-def build_conv_model(
-    path: Path,
-    *,
-    cin: int = 3,
-    cout: int = 3,
-    layers: int = 3,
-    down: bool = False,
-    width: int = 8,
-    input_name: str = "image",
-    output_name: str = "output",
-    seed: int = 0,
-    extra_input: tuple[str, int] | None = None,
-) -> Path:
-    """A small fully convolutional graph with dynamic N, H, W (tanh-squashed to [0,1]).
-
-    ``down`` adds a stride-2 conv and a transposed conv, so the graph needs sizes
-    that are multiples of 2 and is equivariant only to even shifts, like a U-Net.
-    """
-    rng = np.random.default_rng(seed)
-    nodes, inits = [], []
-    current, channels = input_name, cin
-    graph_inputs = [
-        helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["N", cin, "H", "W"])
-    ]
-    if extra_input is not None:  # e.g. ("mask", 1): concatenated to the image, as restorers do
-        name, extra = extra_input
-        graph_inputs.append(
-            helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", extra, "H", "W"])
-        )
-        nodes.append(helper.make_node("Concat", [input_name, name], ["joined"], axis=1))
-        current, channels = "joined", cin + extra
-    for i in range(layers):
-        out = f"h{i}"
-        node, params = _conv(
-            f"c{i}", current, out, channels, width, rng, stride=2 if down and i == 1 else 1
-        )
-        relu = helper.make_node("Relu", [out], [f"r{i}"])
-        nodes += [node, relu]
-        inits += params
-        current, channels = f"r{i}", width
-    if down:
-        node, params = _conv("up", current, "upped", channels, width, rng, transpose=True)
-        nodes.append(node)
-        inits += params
-        current = "upped"
-    node, params = _conv("head", current, "logits", channels, cout, rng)
-    nodes += [node, helper.make_node("Sigmoid", ["logits"], [output_name])]
-    inits += params
-    graph = helper.make_graph(
-        nodes,
-        "tiny",
-        graph_inputs,
-        [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["N", cout, "H", "W"])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
-    return path
-
-
-def tiny_manifest(name: str = "tiny", **changes) -> Manifest:
-    fields = dict(
-        name=name,
-        task="test",
-        version="1.0",
-        title="Tiny test graph",
-        inputs=(TensorSpec("image", "NCHW", 3, "float32", (0.0, 1.0)),),
-        outputs=(TensorSpec("output", "NCHW", 3, "float32", (0.0, 1.0)),),
-        sha256="",
-        licence="MIT",
-        size_rule=SizeRule(1, 1),
-        tiling=Tiling(True, 32, 64),
-    )
-    fields.update(changes)
-    return Manifest(**fields)
 
 
 @pytest.fixture
@@ -143,74 +32,3 @@ def heirloom_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("HEIRLOOM_HOME", str(home))
     return home
-
-
-def restore_packs(root: Path) -> Path:
-    """A user models folder with tiny real scratch-detect and restore packs."""
-    models = root / "models"
-    root.mkdir(parents=True, exist_ok=True)
-    detector = build_conv_model(
-        root / "det.onnx", cin=1, cout=1, input_name="image", output_name="prob", down=True
-    )
-    write_pack(
-        models / "tiny-scratch",
-        detector,
-        tiny_manifest(
-            "tiny-scratch",
-            task="scratch-detect",
-            inputs=(TensorSpec("image", "NCHW", 1, "float32", (0.0, 1.0)),),
-            outputs=(TensorSpec("prob", "NCHW", 1, "float32", (0.0, 1.0)),),
-            size_rule=SizeRule(4, 8),
-            options={"threshold": 0.5, "working_long_side": 256},
-        ),
-        "# tiny scratch\n",
-    )
-    restorer = build_conv_model(
-        root / "res.onnx", input_name="image", output_name="restored", extra_input=("mask", 1)
-    )
-    write_pack(
-        models / "tiny-restore",
-        restorer,
-        tiny_manifest(
-            "tiny-restore",
-            task="restore",
-            inputs=(
-                TensorSpec("image", "NCHW", 3, "float32", (0.0, 1.0)),
-                TensorSpec("mask", "NCHW", 1, "float32", (0.0, 1.0)),
-            ),
-            outputs=(TensorSpec("restored", "NCHW", 3, "float32", (0.0, 1.0)),),
-            tiling=Tiling(True, 32, 256),
-        ),
-        "# tiny restore\n",
-    )
-    return models
-
-
-def build_blur_restorer(path: Path) -> Path:
-    """A restore graph that mildly blurs the photo (fixed 3x3 box) and ignores the mask.
-
-    Stands in for a restoration model where a test needs the output to still look
-    like the photo (e.g. faces must stay detectable).
-    """
-    kernel = numpy_helper.from_array(np.full((3, 1, 3, 3), 1 / 9, np.float32), "k")
-    zero = numpy_helper.from_array(np.zeros((1,), np.float32), "zero")
-    nodes = [
-        helper.make_node("Conv", ["image", "k"], ["blurred"], pads=[1, 1, 1, 1], group=3),
-        helper.make_node("Mul", ["mask", "zero"], ["nothing"]),
-        helper.make_node("Add", ["blurred", "nothing"], ["restored"]),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "blur",
-        [
-            helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"]),
-            helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["N", 1, "H", "W"]),
-        ],
-        [helper.make_tensor_value_info("restored", TensorProto.FLOAT, ["N", 3, "H", "W"])],
-        [kernel, zero],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
-    return path

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
+import graphs
 from engine.models import Registry
-
-TESTS = Path(__file__).resolve().parents[1]
-
-
-def shared():
-    """tests/conftest.py, loaded by path: this file is also a module named ``conftest``."""
-    spec = importlib.util.spec_from_file_location("heirloom_tests_conftest", TESTS / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -41,7 +30,7 @@ def window(qtbot, home: Path, tmp_path: Path):
     make_application()
     win = MainWindow(load_settings(settings_store()), offer_recovery=False)
     win.context.registry = Registry(
-        tmp_path / "no-bundled", shared().restore_packs(tmp_path / "packs")
+        tmp_path / "no-bundled", graphs.restore_packs(tmp_path / "packs")
     )
     qtbot.addWidget(win)
     win.resize(1100, 760)
@@ -53,5 +42,5 @@ def window(qtbot, home: Path, tmp_path: Path):
 
 @pytest.fixture
 def helpers():
-    """tests/conftest.py's builders (tiny real ONNX graphs and packs)."""
-    return shared()
+    """tests/graphs.py: builders of tiny real ONNX graphs and packs."""
+    return graphs

@@ -7,8 +7,8 @@ import sys
 import onnxruntime as ort
 import pytest
 
-from conftest import build_conv_model, tiny_manifest
 from engine.models import TensorSpec, write_pack
+from graphs import build_conv_model, tiny_manifest
 
 
 def heirloom(*args, home):

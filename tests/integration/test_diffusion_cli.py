@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from diffusion_graphs import SIZE, eps_pack, target_image
 from PIL import Image
+
+from diffusion_graphs import SIZE, eps_pack, target_image
 
 
 def heirloom(*args: str, home: Path) -> subprocess.CompletedProcess:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from conftest import restore_packs
 from engine.images import load_image
+from graphs import restore_packs
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from conftest import build_conv_model, tiny_manifest
 from engine.models import SizeRule, TensorSpec, Tiling, write_pack
+from graphs import build_conv_model, tiny_manifest
 
 SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "samples" / "clean_grace_hopper.jpg"
 

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-from diffusion_graphs import SIZE, eps_pack, target_image
 
+from diffusion_graphs import SIZE, eps_pack, target_image
 from engine.cancel import CancelToken
 from engine.errors import Cancelled, HeirloomError
 from engine.jobs import Emitter, Preview, Progress

@@ -3,7 +3,6 @@ import shutil
 
 import pytest
 
-from conftest import build_conv_model, tiny_manifest
 from engine.errors import PackError
 from engine.models import (
     MANIFEST_FILE,
@@ -14,6 +13,7 @@ from engine.models import (
     verify_pack,
     write_pack,
 )
+from graphs import build_conv_model, tiny_manifest
 
 
 def test_written_pack_verifies_and_round_trips(tiny_pack):

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 from matplotlib import cbook
 
-from conftest import build_blur_restorer, restore_packs, tiny_manifest
 from engine.cancel import CancelToken
 from engine.errors import Cancelled, HeirloomError, PackError
 from engine.images import load_image
 from engine.jobs import Emitter, Preview, Progress
 from engine.models import BUNDLED_DIR, Registry, TensorSpec, Tiling, write_pack
 from engine.pipelines.restore import RestoreOptions, detect_scratches, restore_photo
+from graphs import build_blur_restorer, restore_packs, tiny_manifest
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 

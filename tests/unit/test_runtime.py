@@ -5,10 +5,10 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from conftest import build_conv_model
 from engine import runtime
 from engine.cancel import CancelToken
 from engine.errors import Cancelled
+from graphs import build_conv_model
 
 
 def test_session_reports_the_provider_that_really_runs(conv_model):

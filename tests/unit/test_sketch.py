@@ -12,7 +12,6 @@ from onnx import TensorProto, helper
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from conftest import build_conv_model, tiny_manifest
 from engine import arrays
 from engine.cancel import CancelToken
 from engine.errors import Cancelled
@@ -26,6 +25,7 @@ from engine.pipelines.sketch import (
     sketch_to_photo,
     trace_edges,
 )
+from graphs import build_conv_model, tiny_manifest
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 EIGHT = np.ones((3, 3), bool)

@@ -3,12 +3,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import build_conv_model
 from engine import runtime
 from engine.cancel import CancelToken
 from engine.errors import Cancelled
 from engine.models import SizeRule
 from engine.tiling import padded_size, plan_tiles, run_tiled, tile_for_budget
+from graphs import build_conv_model
 
 
 def session_fn(path):
