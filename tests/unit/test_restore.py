@@ -123,3 +123,18 @@ def test_faces_are_found_and_refined_on_a_real_portrait(tmp_path):
     diff = np.abs(result.images["restored"] - plain.images["restored"]).mean(axis=2)
     inside = diff[int(y0) : int(y1), int(x0) : int(x1)].mean()
     assert inside > 10 * diff[:40, :40].mean()  # the face pass changed the face, not the corner
+
+
+def test_strength_blends_outside_the_damage_only(registry, photo):
+    mask = np.zeros(photo.shape[:2], np.float32)
+    mask[100:104, :] = 1
+    full = restore_photo(photo, RestoreOptions(mask=mask, faces=False), registry=registry)
+    half = restore_photo(
+        photo, RestoreOptions(mask=mask, faces=False, strength=0.5), registry=registry
+    )
+    full_out, half_out = full.images["restored"], half.images["restored"]
+    assert np.allclose(half_out[100:104], full_out[100:104])  # damage: always restored
+    away = np.s_[:80]
+    assert np.allclose(half_out[away], (photo[away] + full_out[away]) / 2, atol=1e-6)
+    with pytest.raises(HeirloomError, match="strength must be between 0 and 1"):
+        restore_photo(photo, RestoreOptions(strength=1.5), registry=registry)
