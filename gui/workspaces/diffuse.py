@@ -120,6 +120,7 @@ class DiffuseWorkspace(Workspace):
     def start(self) -> None:
         mode = self.mode.currentData()
         document = self.context.document
+        self.context.canvas.set_layer_visible(Layer.MASK, True)
         if document is None and mode != "generate":
             return
         settings = self.context.settings
@@ -161,6 +162,7 @@ class DiffuseWorkspace(Workspace):
         if pixels.shape[:2] != (document.height, document.width):
             pixels = resize_to(pixels, document.width, document.height)
         self.context.canvas.show_preview(None)
+        self.context.canvas.set_layer_visible(Layer.MASK, False)  # let the filled area show
         document.set_result(pixels, text)
 
     def on_finished(self, result: object) -> None:
