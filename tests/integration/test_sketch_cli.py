@@ -45,7 +45,10 @@ def test_edges_then_sketch_end_to_end(tmp_path):
     assert drawing.shape == (600, 512) and set(np.unique(drawing)) == {0, 255}
 
     out = tmp_path / "photo.png"
-    one_line_error(heirloom("sketch", edges, "-o", out, home=home), "no model pack for")
+    one_line_error(
+        heirloom("sketch", edges, "-o", out, "--model", "nope", home=home),
+        "no model pack named 'nope'",
+    )
     graph = build_conv_model(
         tmp_path / "g.onnx", down=True, input_name="edges", output_name="photo"
     )
