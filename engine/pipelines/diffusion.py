@@ -496,6 +496,63 @@ def _compose(original: np.ndarray, changed_rgb: np.ndarray, region: np.ndarray) 
 
 # --- inpaint --------------------------------------------------------------------
 
+COARSE_REFINE = 0.3  # SDEdit strength of the full-size pass over a coarse fill
+
+
+def _hole_box(region: np.ndarray, size: tuple[int, int]) -> tuple[slice, slice] | None:
+    """The hole's bounding box with as much context again around it, when part of the
+    hole lies deeper than a quarter window from any known pixel (windows there would
+    see only hole and invent unrelated texture); None when windows suffice."""
+    inner = region
+    for _ in range(min(size) // 4):
+        inner = ~arrays.dilate(~inner, 1)  # one erosion
+        if not inner.any():
+            return None
+    ys, xs = np.nonzero(region)
+    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    my, mx = (y1 - y0) // 2 + 4, (x1 - x0) // 2 + 4
+    height, width = region.shape
+    return slice(max(0, y0 - my), min(height, y1 + my)), slice(max(0, x0 - mx), min(width, x1 + mx))
+
+
+def _coarse_fill(
+    model: EpsModel,
+    pixels: np.ndarray,
+    region: np.ndarray,
+    box: tuple[slice, slice],
+    options: InpaintOptions,
+    timesteps: np.ndarray,
+    levels: list[int],
+    rng: np.random.Generator,
+    emit: Emitter,
+    cancel: CancelToken,
+) -> np.ndarray:
+    """RePaint the hole's surroundings shrunk into one window, so the whole hole is
+    planned at once from all of its context; returns ``pixels`` with that plan
+    enlarged into the hole (the full-size windows then only refine it)."""
+    height, width = model.size
+    crop, hole = pixels[box], region[box].astype(np.float32)
+    small = arrays.resize(crop, width, height)
+    small_hole = arrays.resize_plane(hole, width, height) > 0.01
+    filled, _, _ = _run_windows(
+        model,
+        small,
+        small_hole,
+        options,
+        _context(options.context, model),
+        timesteps,
+        levels,
+        rng,
+        emit,
+        cancel,
+        from_noise=True,
+        stage="planning the fill",
+    )
+    plan = arrays.resize(filled, crop.shape[1], crop.shape[0])
+    out = pixels.copy()
+    out[box] = np.where(region[box][..., None], plan, crop)
+    return out
+
 
 def inpaint(
     image: np.ndarray,
@@ -526,20 +583,43 @@ def inpaint(
     rng, seed = _rng(options)
     timesteps = strided_timesteps(model.schedule.num_train_timesteps - 1, options.steps)
     levels = repaint_levels(options.steps, options.jump_length, options.jump_n_sample)
-    changed, ticker, windows = _run_windows(
-        model,
-        arrays.rgb(pixels),
-        region,
-        options,
-        context,
-        timesteps,
-        levels,
-        rng,
-        emit,
-        cancel,
-        from_noise=True,
-        stage="inpainting",
-    )
+    box = _hole_box(region, model.size)
+    if box is None:
+        changed, ticker, windows = _run_windows(
+            model,
+            arrays.rgb(pixels),
+            region,
+            options,
+            context,
+            timesteps,
+            levels,
+            rng,
+            emit,
+            cancel,
+            from_noise=True,
+            stage="inpainting",
+        )
+    else:  # a big hole: plan it coarsely in one window, then refine at full size
+        planned = _coarse_fill(
+            model, arrays.rgb(pixels), region, box, options, timesteps, levels, rng, emit, cancel
+        )
+        start = round(COARSE_REFINE * (model.schedule.num_train_timesteps - 1))
+        steps = min(start + 1, max(1, round(options.steps * COARSE_REFINE)))
+        changed, ticker, windows = _run_windows(
+            model,
+            planned,
+            region,
+            options,
+            context,
+            strided_timesteps(start, steps),
+            list(range(steps, -1, -1)),
+            rng,
+            emit,
+            cancel,
+            from_noise=False,
+            stage="inpainting",
+        )
+        windows += 1
     info = _info(
         model,
         seed,

@@ -261,3 +261,19 @@ def test_schedules_visit_every_level_and_end_clean() -> None:
     moves = list(zip(levels, levels[1:], strict=False))
     assert all(b == a - 1 or b == a + 3 for a, b in moves)
     assert sum(1 for a, b in moves if b > a) == 2 * 3  # twice from each of j = 0, 3, 6
+
+
+def test_a_deep_hole_is_planned_coarsely_then_refined(registry) -> None:
+    image = photo(48, 48, seed=2)
+    mask = np.zeros((48, 48), bool)
+    mask[20:44, 20:44] = True  # a torn corner: its middle is far from any known pixel
+    options = InpaintOptions(steps=6, jump_length=2, jump_n_sample=1, seed=0, model="eps-conv")
+    result = diffusion.inpaint(image, mask, options, None, registry=registry)
+    out = result.images["image"]
+    assert np.array_equal(out[~mask], image[~mask])
+    windows = diffusion.plan_windows(mask, (SIZE, SIZE), 3)
+    assert result.info["windows"] == sum(map(len, windows)) + 1  # + the planning window
+    thin = np.zeros((48, 48), bool)
+    thin[20:23, 5:40] = True  # a brush stroke: windows see both of its edges
+    plain = diffusion.inpaint(image, thin, options, None, registry=registry)
+    assert plain.info["windows"] == sum(map(len, diffusion.plan_windows(thin, (SIZE, SIZE), 3)))
