@@ -106,11 +106,15 @@ class DiffuseWorkspace(Workspace):
         canvas.set_layer_visible(Layer.MASK, True)
         canvas.set_layer_visible(Layer.SKETCH, False)
         use_brush(canvas)
+        self.on_document()  # a pack may have been imported meanwhile
 
     def on_document(self) -> None:
         mode = self.mode.currentData()
-        self.run.setEnabled(self.context.document is not None or mode == "generate")
+        has_pack = any(p.manifest.task == "ddpm-eps" for p in self.context.registry.packs())
+        self.run.setEnabled(has_pack and (self.context.document is not None or mode == "generate"))
         self.strength.setEnabled(mode == "edit")
+        if not has_pack:
+            self.status.setText("Import a diffusion (ddpm-eps) pack: Models ▸ Import…")
 
     def vary_seed(self) -> None:
         self.seed.setValue(random.randrange(0, 2**31 - 1))
