@@ -20,7 +20,7 @@ import struct
 import tempfile
 import warnings
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -408,21 +408,3 @@ def _write_rgb16(handle: io.BufferedWriter, data: np.ndarray, fmt: str, meta: Im
         resolution=meta.dpi,
         extratags=extratags,
     )
-
-
-def with_depth(meta: ImageMeta, bit_depth: int) -> ImageMeta:
-    """A copy of ``meta`` that saves at another bit depth."""
-    return replace(meta, bit_depth=bit_depth)
-
-
-def to_gray(pixels: np.ndarray) -> np.ndarray:
-    """Rec. 601 luma, HxWx1: how old prints are judged and how scratch models see."""
-    if pixels.shape[2] == 1:
-        return pixels
-    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    return (pixels @ weights)[..., None].astype(np.float32)
-
-
-def to_rgb(pixels: np.ndarray) -> np.ndarray:
-    """Replicate a gray image to three channels; RGB passes through."""
-    return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
