@@ -23,8 +23,8 @@ from torch import nn
 
 from bench.baselines import baseline_scratch_mask, classical_restore, tune_hat
 from bench.metrics import psnr, ssim
-from engine.models import Manifest, SizeRule, TensorSpec, Tiling
-from engine.pipelines.restore import blend_restoration
+from engine.models import Manifest, Registry, SizeRule, TensorSpec, Tiling
+from engine.pipelines.restore import RestoreOptions, blend_restoration, detect_scratches
 from training.cases import Case, heldout_cases, tuning_cases
 from training.data.corpus import load_corpus
 from training.data.degrade import degrade
@@ -109,19 +109,14 @@ def _as_target_space(case: Case, image: np.ndarray) -> np.ndarray:
 
 
 def _detector():
-    """Our exported scratch detector, if it exists: measuring with the detected mask."""
-    from engine import runtime
-
-    path = SCRATCH_PACK / "model.onnx"
-    if not path.exists():
+    """The engine's own scratch detection with our exported pack, if it exists."""
+    if not (SCRATCH_PACK / "model.onnx").exists():
         return None
-    manifest = json.loads((SCRATCH_PACK / "manifest.json").read_text())
-    session = runtime.open_session(path, "cpu")
-    threshold = manifest["options"]["threshold"]
+    registry = Registry(bundled=SCRATCH_PACK.parent, user=SCRATCH_PACK.parent / ".none")
+    options = RestoreOptions(detector=SCRATCH_PACK.name, device="cpu")
 
     def detect(image: np.ndarray) -> np.ndarray:
-        gray = (image @ LUMA)[None, None].astype(np.float32)
-        return session.run({"image": gray})[0][0, 0] > threshold
+        return detect_scratches(image, options, registry=registry).images["mask"]
 
     return detect
 
