@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from engine.pipelines.prepass import fill_and_denoise
+
 
 @dataclass(frozen=True)
 class HatParams:
@@ -52,10 +54,10 @@ def tune_hat(
     return best, best_f1
 
 
-def classical_restore(image: np.ndarray, mask: np.ndarray, denoise: float = 7.0) -> np.ndarray:
-    """Telea inpainting of ``mask`` then non-local-means denoising; HxWx3 in [0, 1]."""
-    rgb = (np.clip(image, 0, 1) * 255).astype(np.uint8)
-    m = (np.asarray(mask, bool) * 255).astype(np.uint8)
-    filled = cv2.inpaint(rgb, m, 3, cv2.INPAINT_TELEA)
-    clean = cv2.fastNlMeansDenoisingColored(filled, None, denoise, denoise, 7, 21)
-    return clean.astype(np.float32) / 255.0
+def classical_restore(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Telea inpainting of ``mask`` then non-local-means denoising; HxWx3 in [0, 1].
+
+    The same code as the engine's pre-pass (engine/pipelines/prepass.py), so "ours
+    versus classical" compares the learned refinement with exactly its starting point.
+    """
+    return fill_and_denoise(image, mask)

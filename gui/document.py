@@ -2,7 +2,9 @@
 
 Layers are numpy arrays at the photo's size, the same shapes the engine takes:
 ``mask`` (uint8, 255 = damaged / to fill), ``sketch`` (uint8, 0 = line on 255 =
-paper, as pix2pix was trained) and ``result`` (float32 HxWxC in [0, 1]). Every change
+paper, as pix2pix was trained), ``paint`` (uint8 RGBA colour strokes for Diffuse's
+edit mode, allocated on the first stroke: 4 bytes a pixel is a lot on a big scan)
+and ``result`` (float32 HxWxC in [0, 1]). Every change
 goes through :meth:`Document.edit_plane` or :meth:`Document.set_result` (or a stroke
 that pushes its own command), so it lands on the undo stack and in ``changed``.
 """
@@ -29,6 +31,7 @@ class Layer(StrEnum):
     PHOTO = "photo"
     MASK = "mask"
     SKETCH = "sketch"
+    PAINT = "paint"
     RESULT = "result"
 
 
@@ -48,6 +51,7 @@ class Document(QObject):
         height, width = self.photo.shape[:2]
         self.mask = np.zeros((height, width), np.uint8)
         self.sketch = np.full((height, width), 255, np.uint8)
+        self._paint: np.ndarray | None = None
         self.result: np.ndarray | None = None
         self.result_rgb8: np.ndarray | None = None
         self.faces: list[tuple[float, float, float, float]] = []
@@ -67,12 +71,35 @@ class Document(QObject):
         name = (self.project_path or self.source or Path("Untitled")).name
         return f"{name} ({self.width}x{self.height})"
 
+    @property
+    def paint(self) -> np.ndarray:
+        """The RGBA colour-stroke layer (transparent until painted)."""
+        if self._paint is None:
+            self._paint = np.zeros((self.height, self.width, 4), np.uint8)
+        return self._paint
+
+    @property
+    def has_paint(self) -> bool:
+        return self._paint is not None and bool(self._paint[..., 3].any())
+
+    def painted_over(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The photo with the colour strokes laid over it (RGB float) and their opacity
+        (HxW float), or None when nothing is painted."""
+        if not self.has_paint:
+            return None
+        alpha = self.paint[..., 3:].astype(np.float32) / 255.0
+        photo = self.photo if self.photo.shape[2] == 3 else np.repeat(self.photo, 3, axis=2)
+        colour = self.paint[..., :3].astype(np.float32) / 255.0
+        return photo + alpha * (colour - photo), alpha[..., 0]
+
     def plane(self, layer: Layer) -> np.ndarray:
-        """The editable uint8 plane of the mask or sketch layer (edited in place)."""
+        """The editable uint8 plane of the mask, sketch or paint layer (edited in place)."""
         if layer == Layer.MASK:
             return self.mask
         if layer == Layer.SKETCH:
             return self.sketch
+        if layer == Layer.PAINT:
+            return self.paint
         raise ValueError(f"{layer} is not a paintable layer")
 
     def touched(self, layer: Layer, box: Box | None = None) -> None:
@@ -83,7 +110,8 @@ class Document(QObject):
     def edit_plane(self, layer: Layer, new: np.ndarray, text: str) -> None:
         """Replace a plane as one undoable step that stores only the pixels that differ."""
         old = self.plane(layer)
-        diff = np.argwhere(old != new)
+        differs = old != new
+        diff = np.argwhere(differs.any(axis=2) if differs.ndim == 3 else differs)
         if diff.size == 0:
             return
         (y0, x0), (y1, x1) = diff.min(axis=0), diff.max(axis=0) + 1

@@ -2,9 +2,10 @@
 
 A project is a zip of PNG layers plus ``project.json`` (with a format version). The
 photo keeps its bit depth and its ICC / EXIF (through :func:`engine.images.save_image`),
-the mask and sketch are 8-bit gray, the result 16-bit so nothing a model produced is
-rounded away. The zip is written to a temporary file beside the target and renamed, so
-a crash during a save never leaves a broken project (or a broken autosave).
+the mask and sketch are 8-bit gray, colour strokes 8-bit RGBA, the result 16-bit so
+nothing a model produced is rounded away. The zip is written to a temporary file beside
+the target and renamed, so a crash during a save never leaves a broken project (or a
+broken autosave).
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import json
 import os
 import tempfile
 import zipfile
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from engine.errors import ImageError
-from engine.images import load_image, save_image
+from engine.images import LoadedImage, load_image, save_image
 from gui.document import Document, Layer
 
 FORMAT_VERSION = 1
@@ -43,6 +44,13 @@ def save_project(document: Document, path: Path) -> Path:
             Layer.MASK: save_image(folder / "mask.png", document.mask / 255.0, bit_depth=8),
             Layer.SKETCH: save_image(folder / "sketch.png", document.sketch / 255.0, bit_depth=8),
         }
+        if document.has_paint:
+            layers[Layer.PAINT] = save_image(
+                folder / "paint.png",
+                document.paint[..., :3] / 255.0,
+                alpha=document.paint[..., 3] / 255.0,
+                bit_depth=8,
+            )
         if document.result is not None:
             layers[Layer.RESULT] = save_image(folder / "result.png", document.result, bit_depth=16)
         manifest = {
@@ -70,8 +78,25 @@ def save_project(document: Document, path: Path) -> Path:
     return path
 
 
-def load_project(path: Path) -> Document:
-    """Read a project back into a :class:`Document` with the same layers."""
+@dataclass
+class ProjectLayers:
+    """A project as plain arrays: safe to read on a worker thread (no Qt objects)."""
+
+    path: Path
+    photo: LoadedImage
+    mask: np.ndarray | None = None  # HxW uint8
+    sketch: np.ndarray | None = None  # HxW uint8
+    paint: np.ndarray | None = None  # HxWx4 uint8
+    result: np.ndarray | None = None  # HxWxC float32
+    faces: list[tuple[float, ...]] = field(default_factory=list)
+
+
+def _as_uint8(pixels: np.ndarray) -> np.ndarray:
+    return np.round(pixels * 255.0).astype(np.uint8)
+
+
+def read_project(path: Path) -> ProjectLayers:
+    """Read every layer of a project file; raises ProjectError with the reason."""
     path = Path(path)
     try:
         archive = zipfile.ZipFile(path)
@@ -97,20 +122,37 @@ def load_project(path: Path) -> Document:
         photo = replace(
             photo, meta=replace(photo.meta, source=source, bit_depth=manifest["bit_depth"])
         )
-        document = Document(photo)
-        document.project_path = path
+        layers = ProjectLayers(path, photo, faces=[tuple(b) for b in manifest.get("faces", [])])
+        if Layer.MASK in names:
+            layers.mask = _as_uint8(load_image(folder / names[Layer.MASK]).pixels[..., 0])
+        if Layer.SKETCH in names:
+            layers.sketch = _as_uint8(load_image(folder / names[Layer.SKETCH]).pixels[..., 0])
+        if Layer.RESULT in names:
+            layers.result = load_image(folder / names[Layer.RESULT]).pixels
+        if Layer.PAINT in names:
+            paint = load_image(folder / names[Layer.PAINT])
+            layers.paint = np.zeros(paint.pixels.shape[:2] + (4,), np.uint8)
+            layers.paint[..., :3] = _as_uint8(paint.pixels)
+            if paint.alpha is not None:
+                layers.paint[..., 3] = _as_uint8(paint.alpha)
+    return layers
 
-        def plane(layer: Layer) -> np.ndarray | None:
-            if layer not in names:
-                return None
-            return load_image(folder / names[layer]).pixels
 
-        mask, sketch, result = plane(Layer.MASK), plane(Layer.SKETCH), plane(Layer.RESULT)
-        if mask is not None:
-            document.mask[...] = np.round(mask[..., 0] * 255.0).astype(np.uint8)
-        if sketch is not None:
-            document.sketch[...] = np.round(sketch[..., 0] * 255.0).astype(np.uint8)
-        if result is not None:
-            document._put_result(result)
-        document.faces = [tuple(box) for box in manifest.get("faces", [])]
+def project_document(layers: ProjectLayers) -> Document:
+    """The :class:`Document` for layers read by :func:`read_project` (GUI thread)."""
+    document = Document(layers.photo)
+    document.project_path = layers.path
+    for plane, values in ((document.mask, layers.mask), (document.sketch, layers.sketch)):
+        if values is not None:
+            plane[...] = values
+    if layers.paint is not None:
+        document.paint[...] = layers.paint
+    if layers.result is not None:
+        document._put_result(layers.result)
+    document.faces = [tuple(box) for box in layers.faces]
     return document
+
+
+def load_project(path: Path) -> Document:
+    """Read a project back into a :class:`Document` with the same layers."""
+    return project_document(read_project(path))

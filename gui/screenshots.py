@@ -92,7 +92,7 @@ def render(out: Path) -> list[str]:
     _save(window, out, "0-welcome")
 
     # Restore: the damage mask over an old portrait, then the result and compare view
-    window.open_path(SAMPLES / "old_grace_hopper.jpg")
+    window.open_now(SAMPLES / "old_grace_hopper.jpg")
     panel, document = window.restore, window.context.document
     assert document is not None
     if _has(window, "scratch-detect"):
@@ -118,7 +118,7 @@ def render(out: Path) -> list[str]:
         skipped.append("restore result and compare view: no restore pack installed")
 
     # Sketch: traced edges over the faded photo, and the generated photo when a pack exists
-    window.open_path(SAMPLES / "old_LadyBird.jpg")
+    window.open_now(SAMPLES / "old_LadyBird.jpg")
     window.tabs.setCurrentIndex(1)
     _run(window, window.sketch.trace.click)
     _save(window, out, "4-sketch-edges")
@@ -129,7 +129,7 @@ def render(out: Path) -> list[str]:
         skipped.append("sketch to photo: no sketch2photo pack installed")
 
     # Diffuse: a torn corner painted as the mask, then the denoising in progress
-    window.open_path(SAMPLES / "old_EveningGlow.jpg")
+    window.open_now(SAMPLES / "old_EveningGlow.jpg")
     window.tabs.setCurrentIndex(2)
     document = window.context.document
     assert document is not None

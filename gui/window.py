@@ -45,7 +45,15 @@ from gui.canvas.view import CanvasView, Tool
 from gui.device_status import DeviceStatus
 from gui.document import Document, Layer
 from gui.icons import icon
-from gui.project import SUFFIX, load_project, save_project
+from gui.loader import FileLoader
+from gui.project import (
+    SUFFIX,
+    ProjectLayers,
+    load_project,
+    project_document,
+    read_project,
+    save_project,
+)
 from gui.qimages import from_qimage
 from gui.settings import Settings, save_settings, settings_store
 from gui.workspaces.base import AppContext, Workspace
@@ -99,6 +107,9 @@ class MainWindow(QMainWindow):
         self.resize(1280, 820)
         self.canvas = CanvasView()
         self.bridge = EngineBridge(self)
+        self.loader = FileLoader(self)
+        self.loader.loaded.connect(self._loader_done)
+        self.loader.failed.connect(self._loader_done)
         self.context = AppContext(self.canvas, self.bridge, settings)
         self._build_actions()
         self.restore = RestoreWorkspace(self.context)
@@ -355,23 +366,39 @@ class MainWindow(QMainWindow):
         self.bridge.cancel()
         self.context.documents.set(document)
 
-    def open_path(self, path: str | Path) -> bool:
-        """Open a photo or a project; errors become a sentence in a message box."""
+    def open_path(self, path: str | Path) -> None:
+        """Open a photo or a project on a worker thread; the window stays responsive and
+        the document appears when it is read (errors become a sentence in a message box)."""
         path = Path(path)
-        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        self.statusBar().showMessage(f"Opening {path.name}…")
+        if not self.loader.busy:  # one busy cursor however many opens replace each other
+            QGuiApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
+        self.loader.open(path)
+
+    def _loader_done(self, path: Path, data: object) -> None:
+        QGuiApplication.restoreOverrideCursor()
+        self.statusBar().clearMessage()
+        if isinstance(data, str):
+            QMessageBox.warning(self, "Cannot open", data)
+        else:
+            self._opened(path, data)
+
+    def open_now(self, path: str | Path) -> bool:
+        """Open synchronously (scripts and screenshots); False after telling the user why."""
+        path = Path(path)
         try:
-            document = (
-                load_project(path) if path.suffix.lower() == SUFFIX else Document(load_image(path))
-            )
+            data = read_project(path) if path.suffix.lower() == SUFFIX else load_image(path)
         except (HeirloomError, OSError) as exc:
-            QGuiApplication.restoreOverrideCursor()
             QMessageBox.warning(self, "Cannot open", str(exc))
             return False
-        QGuiApplication.restoreOverrideCursor()
+        self._opened(path, data)
+        return True
+
+    def _opened(self, path: Path, data: object) -> None:
+        document = project_document(data) if isinstance(data, ProjectLayers) else Document(data)
         self.set_document(document)
         self.settings.remember(path)
         self._fill_recent()
-        return True
 
     def choose_file(self) -> None:
         start = (

@@ -190,3 +190,34 @@ def build_blur_restorer(path: Path) -> Path:
     onnx.checker.check_model(model)
     onnx.save(model, path)
     return path
+
+
+def build_prepass_restorer(path: Path) -> Path:
+    """A restore graph with inputs image, mask, prepass that returns the prepass.
+
+    Lets a test see exactly what the engine feeds a pack that asks for the classical
+    pre-pass (our bundled restorer does).
+    """
+    zero = numpy_helper.from_array(np.zeros((1,), np.float32), "zero")
+    nodes = [
+        helper.make_node("Mul", ["image", "zero"], ["no_image"]),
+        helper.make_node("Mul", ["mask", "zero"], ["no_mask"]),
+        helper.make_node("Add", ["prepass", "no_image"], ["partial"]),
+        helper.make_node("Add", ["partial", "no_mask"], ["restored"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "prepass",
+        [
+            helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"]),
+            helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["N", 1, "H", "W"]),
+            helper.make_tensor_value_info("prepass", TensorProto.FLOAT, ["N", 3, "H", "W"]),
+        ],
+        [helper.make_tensor_value_info("restored", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [zero],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path

@@ -3,10 +3,13 @@
     python -m training.train_restore --minutes 40      # resumable; rerun to continue
     python -m training.train_restore --export-only
 
-A mask-conditioned residual U-Net: it sees the aged photo and the damage mask and
-returns the photo with the masked damage filled and the global ageing (fading, casts,
-blur, noise, JPEG) undone. It is the small CPU stand-in for BOPBTL's encoder ->
-mask-aware mapping -> decoder triplet; converted official packs use the same stage.
+A mask-conditioned U-Net that refines a classical pre-pass: it sees the aged photo,
+the damage mask and the photo after Telea fill + non-local-means denoising (computed by
+the engine, engine/pipelines/prepass.py), and returns a correction of the pre-pass:
+the masked damage filled better and the global ageing (fading, casts, blur, JPEG) that
+the classical filters leave undone. Its last layer starts at zero, so training starts
+from exactly the classical result. It is the small CPU stand-in for BOPBTL's encoder
+-> mask-aware mapping -> decoder triplet; converted official packs use the same stage.
 Grayscale prints are restored to grayscale (we do not invent colours).
 """
 
@@ -24,6 +27,7 @@ from torch import nn
 from bench.baselines import baseline_scratch_mask, classical_restore, tune_hat
 from bench.metrics import psnr, ssim
 from engine.models import Manifest, Registry, SizeRule, TensorSpec, Tiling
+from engine.pipelines.prepass import fill_and_denoise
 from engine.pipelines.restore import RestoreOptions, blend_restoration, detect_scratches
 from training.cases import Case, heldout_cases, tuning_cases
 from training.data.corpus import load_corpus
@@ -42,7 +46,11 @@ STRENGTHS = (0.25, 0.5, 0.75, 1.0)
 
 
 def make_net() -> UNet:
-    return UNet(in_ch=4, out_ch=3, base=24, levels=3, residual=True)
+    """Input channels: pre-pass RGB (the residual base), aged RGB, mask."""
+    net = UNet(in_ch=7, out_ch=3, base=24, levels=4, residual=True)
+    nn.init.zeros_(net.head.weight)
+    nn.init.zeros_(net.head.bias)
+    return net
 
 
 def jitter_mask(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -65,7 +73,8 @@ def sample(sampler: PatchSampler, rng: np.random.Generator) -> tuple[np.ndarray,
     clean = sampler.sample()
     d = degrade(clean, rng, damage=True if rng.random() < 0.7 else None)
     target = Case(clean, d.image, d.mask > 0.5, tuple(d.ops)).target
-    return d.image, jitter_mask(d.mask, rng), target, d.mask
+    mask = cv2.dilate(jitter_mask(d.mask, rng), np.ones((3, 3), np.uint8))  # engine: mask_dilate 1
+    return d.image, mask, target, d.mask, fill_and_denoise(d.image, mask > 0.5)
 
 
 def batch(sampler: PatchSampler, rng: np.random.Generator, size: int) -> tuple[torch.Tensor, ...]:
@@ -74,7 +83,8 @@ def batch(sampler: PatchSampler, rng: np.random.Generator, size: int) -> tuple[t
     mask = torch.from_numpy(np.stack([i[1] for i in items]))[:, None]
     target = torch.from_numpy(np.stack([i[2] for i in items])).permute(0, 3, 1, 2)
     damage = torch.from_numpy(np.stack([i[3] for i in items]))[:, None]
-    return image, mask, target, damage
+    prepass = torch.from_numpy(np.stack([i[4] for i in items])).permute(0, 3, 1, 2)
+    return image, mask, target, damage, prepass
 
 
 def loss_fn(out: torch.Tensor, target: torch.Tensor, damage: torch.Tensor) -> torch.Tensor:
@@ -84,21 +94,26 @@ def loss_fn(out: torch.Tensor, target: torch.Tensor, damage: torch.Tensor) -> to
 
 
 class Restorer(nn.Module):
-    """The exported graph: (image, mask) in [0, 1] -> restored image clamped to [0, 1]."""
+    """The exported graph: (image, mask, prepass) in [0, 1] -> restored image in [0, 1]."""
 
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
         self.net = net
 
-    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([image, mask], dim=1)).clamp(0.0, 1.0)
+    def forward(
+        self, image: torch.Tensor, mask: torch.Tensor, prepass: torch.Tensor
+    ) -> torch.Tensor:
+        return self.net(torch.cat([prepass, image, mask], dim=1)).clamp(0.0, 1.0)
 
 
 def _restore(model: Restorer, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """What the engine does for one tile: grow the mask, pre-pass, run the net."""
+    grown = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     with torch.no_grad():
         x = torch.from_numpy(image).permute(2, 0, 1)[None]
-        m = torch.from_numpy(mask.astype(np.float32))[None, None]
-        return model(x, m)[0].permute(1, 2, 0).numpy()
+        m = torch.from_numpy(grown.astype(np.float32))[None, None]
+        p = torch.from_numpy(fill_and_denoise(image, grown)).permute(2, 0, 1)[None]
+        return model(x, m, p)[0].permute(1, 2, 0).numpy()
 
 
 def _as_target_space(case: Case, image: np.ndarray) -> np.ndarray:
@@ -201,12 +216,15 @@ def card(run: Run, metrics: dict, corpus) -> str:
         "heirloom-restore: old-photo restoration",
         {
             "Architecture": (
-                "Residual U-Net (training/nets/unet.py): input RGB photo in [0, 1] and the "
-                "damage mask (1 = damaged), 3 anti-aliased downsamplings, widths 24-192, no "
+                "U-Net (training/nets/unet.py) refining a classical pre-pass: inputs are the "
+                "aged RGB photo in [0, 1], the damage mask (1 = damaged) and the pre-pass "
+                "(Telea fill of the mask, then colour non-local means; the engine computes it "
+                "per tile, engine/pipelines/prepass.py); the output is the pre-pass plus a "
+                "learned correction (last layer initialised to zero, so training starts from "
+                "the classical result). 4 anti-aliased downsamplings, widths 24-192, no "
                 f"normalisation layers (tiled output matches whole-image output), {params:,} "
-                "parameters. Output: the restored RGB photo in [0, 1]. A small CPU stand-in "
-                "for BOPBTL's VAE + mask-aware mapping; converted official packs use the same "
-                "engine stage."
+                "parameters. A small CPU stand-in for BOPBTL's VAE + mask-aware mapping; "
+                "converted official packs use the same engine stage."
             ),
             "Data": (
                 f"Random 128 px crops of the {len(corpus.train)} training photos of our corpus, "
@@ -246,11 +264,12 @@ def export(model: Restorer, run: Run, corpus, folder: Path) -> None:
         inputs=(
             TensorSpec("image", "NCHW", 3, "float32", (0.0, 1.0)),
             TensorSpec("mask", "NCHW", 1, "float32", (0.0, 1.0)),
+            TensorSpec("prepass", "NCHW", 3, "float32", (0.0, 1.0)),
         ),
         outputs=(TensorSpec("restored", "NCHW", 3, "float32", (0.0, 1.0)),),
         sha256="",
         licence="MIT",
-        size_rule=SizeRule(multiple_of=8, min=16),
+        size_rule=SizeRule(multiple_of=16, min=16),
         tiling=Tiling(allowed=True, overlap=64, bytes_per_pixel=2400),
         options={"mask_dilate": 1, "face_pass": True, "global_strength": metrics["strength"]},
         provenance={
@@ -261,17 +280,19 @@ def export(model: Restorer, run: Run, corpus, folder: Path) -> None:
             "hardware": "2-core CPU",
             "metrics": metrics["means"],
         },
-        architecture="UNet(in=4, out=3, base=24, levels=3, residual), clamp to [0, 1]",
+        architecture="UNet(in=prepass+image+mask, out=3, base=24, levels=4, residual on prepass)",
     )
     rng = np.random.default_rng(0)
     parity = [
         {
             "image": rng.random((1, 3, 64, 96), dtype=np.float32),
             "mask": (rng.random((1, 1, 64, 96)) > 0.9).astype(np.float32),
+            "prepass": rng.random((1, 3, 64, 96), dtype=np.float32),
         },
         {
-            "image": rng.random((2, 3, 120, 72), dtype=np.float32),
-            "mask": (rng.random((2, 1, 120, 72)) > 0.9).astype(np.float32),
+            "image": rng.random((2, 3, 128, 80), dtype=np.float32),
+            "mask": (rng.random((2, 1, 128, 80)) > 0.9).astype(np.float32),
+            "prepass": rng.random((2, 3, 128, 80), dtype=np.float32),
         },
     ]
     pack = export_pack(
@@ -279,10 +300,15 @@ def export(model: Restorer, run: Run, corpus, folder: Path) -> None:
         folder,
         manifest,
         card(run, metrics, corpus),
-        example={"image": torch.rand(1, 3, 64, 64), "mask": torch.zeros(1, 1, 64, 64)},
+        example={
+            "image": torch.rand(1, 3, 64, 64),
+            "mask": torch.zeros(1, 1, 64, 64),
+            "prepass": torch.rand(1, 3, 64, 64),
+        },
         dynamic={
             "image": {0: "N", 2: "H", 3: "W"},
             "mask": {0: "N", 2: "H", 3: "W"},
+            "prepass": {0: "N", 2: "H", 3: "W"},
             "restored": {0: "N", 2: "H", 3: "W"},
         },
         parity_inputs=parity,
@@ -297,7 +323,7 @@ def export(model: Restorer, run: Run, corpus, folder: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = trainer_arguments(__doc__, "restore", 40, 5000, PACK_DIR).parse_args(argv)
+    args = trainer_arguments(__doc__, "restore-prepass", 60, 8000, PACK_DIR).parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     corpus = load_corpus()
@@ -310,8 +336,8 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(run.step + 1)
 
     def step_loss() -> torch.Tensor:
-        image, mask, target, damage = batch(sampler, rng, args.batch)
-        return loss_fn(model.net(torch.cat([image, mask], 1)), target, damage)
+        image, mask, target, damage, prepass = batch(sampler, rng, args.batch)
+        return loss_fn(model.net(torch.cat([prepass, image, mask], 1)), target, damage)
 
     if not args.export_only:
         fit(run, modules, step_loss, lr=LR, minutes=args.minutes, steps=args.steps)

@@ -15,6 +15,8 @@ preview, and stops between tiles when cancelled.
   face-enhance pack if installed, else a second restoration pass at the face's own
   canonical scale) and pasted back with colour matching and a feathered edge.
 - Grayscale scans come back grayscale unless ``colour`` is asked for.
+- A restore pack that declares a ``prepass`` input gets the classical fill + denoise
+  of each tile (engine/pipelines/prepass.py) beside the photo and the mask.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from engine.cancel import NEVER, CancelToken
 from engine.errors import HeirloomError, PackError
 from engine.jobs import Emitter, Progress, Result, silent
 from engine.models import ModelPack, Registry, TensorSpec
+from engine.pipelines.prepass import prepass_batch
 from engine.runtime import Device, Session, open_session
 from engine.tiling import DEFAULT_BUDGET_MB, run_tiled, tile_for_budget
 
@@ -214,6 +217,7 @@ def _restore_pass(
     """One run of a restore pack over an RGB image and its mask; returns RGB in [0,1]."""
     image_spec = _image_input(pack)
     mask_spec = _spec(pack, "mask")
+    prepass_spec = _spec(pack, "prepass")
     radius = int(pack.manifest.options.get("mask_dilate", 0))
     mask = arrays.dilate(mask, radius) if radius else np.asarray(mask, bool)
     stacked = np.concatenate(
@@ -226,6 +230,10 @@ def _restore_pass(
         feeds = {image_spec.name: arrays.to_model_range(batch[:, :split], image_spec)}
         if mask_spec is not None:
             feeds[mask_spec.name] = arrays.to_model_range(batch[:, split:], mask_spec)
+        if prepass_spec is not None:
+            cancel.check()
+            done = prepass_batch(batch[:, :split], batch[:, split:])
+            feeds[prepass_spec.name] = arrays.to_model_range(done, prepass_spec)
         return session.run(feeds, cancel, [out_spec.name])[0]
 
     out = run_tiled(

@@ -1,8 +1,10 @@
-"""Brush dabs on 8-bit planes (mask, sketch), and strokes that remember what they changed.
+"""Brush dabs on 8-bit planes (mask, sketch, colour paint), and strokes that remember
+what they changed.
 
-A plane is an HxW uint8 array. Painting drives pixels towards a target value (255 or
-0) by the dab's coverage, never past what is already there, so going over the same
-spot twice does not darken a soft edge into a hard one within one stroke's reach.
+A plane is an HxW uint8 array (the colour paint layer: HxWx4 RGBA). Painting drives
+pixels towards a target value (255 or 0) by the dab's coverage, never past what is
+already there, so going over the same spot twice does not darken a soft edge into a
+hard one within one stroke's reach.
 A :class:`Stroke` keeps the original of each 64x64 block it touches the first time, so
 the undo entry for the whole stroke holds only its bounding box, however long it ran.
 """
@@ -123,7 +125,7 @@ class Stroke:
         self._last = (x, y)
         changed = EMPTY
         half = self.coverage.shape[0] // 2
-        height, width = self.plane.shape
+        height, width = self.plane.shape[:2]
         for px, py in points:
             cx, cy = int(round(px)), int(round(py))
             reach = Box(
@@ -135,9 +137,12 @@ class Stroke:
             if reach.empty:
                 continue
             self._remember(reach)
-            changed = changed.union(stamp(self.plane, px, py, self.coverage, self.target))
+            changed = changed.union(self._stamp(px, py))
         self.bounds = self.bounds.union(changed)
         return changed
+
+    def _stamp(self, x: float, y: float) -> Box:
+        return stamp(self.plane, x, y, self.coverage, self.target)
 
     def before(self) -> np.ndarray:
         """The stroke's bounding box as it was before the stroke."""
@@ -157,3 +162,54 @@ class Stroke:
                 block[inter.y0 - y0 : inter.y1 - y0, inter.x0 - x0 : inter.x1 - x0]
             )
         return out
+
+
+def stamp_colour(
+    rgba: np.ndarray,
+    x: float,
+    y: float,
+    coverage: np.ndarray,
+    colour: tuple[int, int, int] | None,
+) -> Box:
+    """One dab on an RGBA plane: paint ``colour`` by the dab's coverage, or erase (None).
+
+    Colour moves towards the brush colour and opacity only grows (the larger of what
+    is there and the dab), so a stroke over itself never builds up past the colour.
+    """
+    height, width = rgba.shape[:2]
+    half = coverage.shape[0] // 2
+    cx, cy = int(round(x)), int(round(y))
+    box = Box(
+        max(0, cx - half), max(0, cy - half), min(width, cx + half + 1), min(height, cy + half + 1)
+    )
+    if box.empty:
+        return EMPTY
+    cut = coverage[
+        box.y0 - (cy - half) : box.y1 - (cy - half), box.x0 - (cx - half) : box.x1 - (cx - half)
+    ]
+    region = rgba[box.slices()]
+    if colour is None:
+        np.minimum(region[..., 3], (255.0 - cut * 255.0 + 0.5).astype(np.uint8), out=region[..., 3])
+        return box
+    rgb = region[..., :3].astype(np.float32)
+    rgb += cut[..., None] * (np.asarray(colour, np.float32) - rgb)
+    region[..., :3] = (rgb + 0.5).astype(np.uint8)
+    np.maximum(region[..., 3], (cut * 255.0 + 0.5).astype(np.uint8), out=region[..., 3])
+    return box
+
+
+class ColourStroke(Stroke):
+    """A stroke of colour (or of the colour eraser, ``colour=None``) on an RGBA plane."""
+
+    def __init__(
+        self,
+        plane: np.ndarray,
+        colour: tuple[int, int, int] | None,
+        radius: float,
+        hardness: float,
+    ) -> None:
+        super().__init__(plane, 0, radius, hardness)
+        self.colour = colour
+
+    def _stamp(self, x: float, y: float) -> Box:
+        return stamp_colour(self.plane, x, y, self.coverage, self.colour)

@@ -147,3 +147,20 @@ def sketch_render(source: Callable[[], np.ndarray], paper: float = 0.72) -> Rend
         return _argb(out)
 
     return render
+
+
+def paint_render(source: Callable[[], np.ndarray | None]) -> Render:
+    """RGBA colour strokes, drawn with their own opacity over the photo."""
+
+    def render(x0: int, y0: int, x1: int, y1: int, step: int) -> QImage:
+        rgba = source()
+        if rgba is None:
+            return QImage()
+        region = rgba[y0:y1:step, x0:x1:step].astype(np.uint16)
+        alpha = region[..., 3:]
+        out = np.empty(region.shape, np.uint8)
+        out[..., :3] = (region[..., 2::-1] * alpha // 255).astype(np.uint8)  # BGR, premultiplied
+        out[..., 3] = alpha[..., 0]
+        return _argb(out)
+
+    return render

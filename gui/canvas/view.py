@@ -2,7 +2,7 @@
 
 Zoom keeps the image point under the cursor fixed (wheel), fit and 100% are one key
 each; the middle button or space-drag pans. Brush strokes go to the active paint
-layer (mask or sketch) as :class:`~gui.canvas.brush.Stroke` objects, and each one
+layer (mask, sketch or colour paint) as :class:`~gui.canvas.brush.Stroke` objects, and each one
 becomes a single undo step when the button is released. In compare mode the result
 is drawn only right of a split line the user drags: before | after.
 """
@@ -31,8 +31,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.canvas.brush import Stroke
-from gui.canvas.tiles import TiledLayer, mask_render, photo_render, sketch_render
+from gui.canvas.brush import ColourStroke, Stroke
+from gui.canvas.tiles import (
+    TiledLayer,
+    mask_render,
+    paint_render,
+    photo_render,
+    sketch_render,
+)
 from gui.document import Document, Layer, PlaneEdit
 
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
@@ -72,6 +78,7 @@ class CanvasView(QGraphicsView):
         self.paint_layer = Layer.MASK
         self.radius = 12.0
         self.hardness = 0.8
+        self.paint_colour: tuple[int, int, int] = (120, 160, 220)  # colour-paint brush
         self._stroke: Stroke | None = None
         self._pan_from: QPointF | None = None
         self._space = False
@@ -101,11 +108,15 @@ class CanvasView(QGraphicsView):
             Layer.SKETCH: TiledLayer(
                 document.width, document.height, sketch_render(lambda: document.sketch)
             ),
+            Layer.PAINT: TiledLayer(
+                document.width, document.height, paint_render(lambda: document._paint)
+            ),
             Layer.MASK: TiledLayer(
                 document.width, document.height, mask_render(lambda: document.mask, MASK_COLOUR)
             ),
         }
-        for z, layer in enumerate((Layer.PHOTO, Layer.RESULT, Layer.SKETCH, Layer.MASK)):
+        order = (Layer.PHOTO, Layer.RESULT, Layer.SKETCH, Layer.PAINT, Layer.MASK)
+        for z, layer in enumerate(order):
             item = self.layers[layer]
             item.setZValue(z)
             scene.addItem(item)
@@ -260,10 +271,16 @@ class CanvasView(QGraphicsView):
             self._dragging_split = True
         elif left and self._painting_enabled() and self.document is not None:
             layer = self.paint_layer
-            background = 0 if layer == Layer.MASK else 255
-            ink = 255 if layer == Layer.MASK else 0
-            target = background if self.tool == Tool.ERASER else ink
-            self._stroke = Stroke(self.document.plane(layer), target, self.radius, self.hardness)
+            plane = self.document.plane(layer)
+            self.set_layer_visible(layer, True)  # never paint blind on a hidden layer
+            if layer == Layer.PAINT:
+                colour = None if self.tool == Tool.ERASER else self.paint_colour
+                self._stroke = ColourStroke(plane, colour, self.radius, self.hardness)
+            else:
+                background = 0 if layer == Layer.MASK else 255
+                ink = 255 if layer == Layer.MASK else 0
+                target = background if self.tool == Tool.ERASER else ink
+                self._stroke = Stroke(plane, target, self.radius, self.hardness)
             self._extend_stroke(self.mapToScene(pos.toPoint()))
         event.accept()
 
@@ -316,7 +333,8 @@ class CanvasView(QGraphicsView):
         if stroke is None or self.document is None or stroke.bounds.empty:
             return
         name = "Erase" if self.tool == Tool.ERASER else "Paint"
-        text = f"{name} {'mask' if self.paint_layer == Layer.MASK else 'sketch'}"
+        what = {Layer.MASK: "mask", Layer.SKETCH: "sketch", Layer.PAINT: "colour"}
+        text = f"{name} {what.get(self.paint_layer, str(self.paint_layer))}"
         self.document.undo.push(
             PlaneEdit(self.document, self.paint_layer, stroke.bounds, stroke.before(), text)
         )

@@ -1,9 +1,12 @@
 """Diffuse: generate, inpaint the painted mask, or re-imagine strokes, step by step.
 
 The pipeline emits its current x0 estimate as Preview events; the panel shows each
-one with a step counter. Stop cancels the job but keeps the last preview as the
-result, because watching the image emerge and stopping when it looks right is the
-point of this workspace.
+one with a step counter. The brush paints either the mask (what may change) or colour
+strokes: in edit mode rough colour blobs over the photo are what SDEdit turns into a
+plausible region, and only the strokes (with a margin) and the painted mask change.
+
+Stop cancels the job but keeps the last preview as the result, because watching the
+image emerge and stopping when it looks right is the point of this workspace.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from __future__ import annotations
 import random
 
 import numpy as np
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
+    QColorDialog,
     QComboBox,
     QFormLayout,
     QGroupBox,
@@ -23,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine import arrays
 from engine.cancel import CancelToken
 from engine.images import ImageMeta, LoadedImage
 from engine.jobs import Emitter, Result
@@ -38,6 +43,11 @@ from gui.document import Document, Layer
 from gui.qimages import from_qimage, resize_to
 from gui.workspaces.base import AppContext, BrushBox, Workspace, slider, use_brush
 
+STROKE_MARGIN = 8  # px around colour strokes that SDEdit may also change, to blend them in
+PAINT_TARGETS = (
+    (Layer.MASK, "Mask: what may change"),
+    (Layer.PAINT, "Colour strokes"),
+)
 MODES = (
     ("inpaint", "Inpaint the painted mask"),
     ("edit", "Edit: re-imagine strokes"),
@@ -85,7 +95,20 @@ class DiffuseWorkspace(Workspace):
         self.counter.setObjectName("stepCounter")
         form.addRow(self.counter)
 
-        self.brush = BrushBox(context.canvas, "Mask brush")
+        self.brush = BrushBox(context.canvas, "Brush")
+        brush_form = self.brush.layout()
+        assert isinstance(brush_form, QFormLayout)
+        self.target = QComboBox()
+        for layer, label in PAINT_TARGETS:
+            self.target.addItem(label, layer)
+        brush_form.insertRow(0, "Paints", self.target)
+        colour_row = QHBoxLayout()
+        self.colour = QPushButton("Colour…")
+        self.colour.setToolTip("The colour of the strokes (edit mode turns them into a photo)")
+        self.clear_paint = QPushButton("Clear strokes")
+        colour_row.addWidget(self.colour, 1)
+        colour_row.addWidget(self.clear_paint)
+        brush_form.insertRow(1, colour_row)
         for widget in (box, self.brush, self.status):
             self.layout_.addWidget(widget)
         self.layout_.addStretch(1)
@@ -94,7 +117,13 @@ class DiffuseWorkspace(Workspace):
         self.run.clicked.connect(self.start)
         self.vary.clicked.connect(self.vary_seed)
         self.stop.clicked.connect(self.stop_and_keep)
-        self.mode.currentIndexChanged.connect(lambda _i: self.on_document())
+        self.mode.currentIndexChanged.connect(self._mode_changed)
+        self.target.currentIndexChanged.connect(
+            lambda _i: self._paint_on(self.target.currentData())
+        )
+        self.colour.clicked.connect(self.choose_colour)
+        self.clear_paint.clicked.connect(self.clear_strokes)
+        self._show_colour()
         context.bridge.busy_changed.connect(
             lambda busy: self.stop.setEnabled(busy and context.bridge.owner is self)
         )
@@ -105,14 +134,53 @@ class DiffuseWorkspace(Workspace):
         canvas = self.context.canvas
         canvas.set_layer_visible(Layer.MASK, True)
         canvas.set_layer_visible(Layer.SKETCH, False)
+        canvas.set_layer_visible(Layer.PAINT, True)
+        canvas.paint_layer = self.target.currentData()
         use_brush(canvas)
         self.on_document()  # a pack may have been imported meanwhile
+
+    def _mode_changed(self) -> None:
+        """Edit mode paints colour by default, inpaint paints the mask."""
+        mode = self.mode.currentData()
+        if mode in ("edit", "inpaint"):
+            wanted = Layer.PAINT if mode == "edit" else Layer.MASK
+            self.target.setCurrentIndex(self.target.findData(wanted))
+        self.on_document()
+
+    def _paint_on(self, layer: Layer) -> None:
+        self.paint_layer = layer
+        if self.isVisible():
+            self.context.canvas.paint_layer = layer
+            self.context.canvas.set_layer_visible(layer, True)
+        self.colour.setEnabled(layer == Layer.PAINT)
+
+    def _show_colour(self) -> None:
+        swatch = QPixmap(14, 14)
+        swatch.fill(QColor(*self.context.canvas.paint_colour))
+        self.colour.setIcon(QIcon(swatch))
+
+    def choose_colour(self) -> None:
+        chosen = QColorDialog.getColor(
+            QColor(*self.context.canvas.paint_colour), self, "Stroke colour"
+        )
+        if chosen.isValid():
+            self.set_colour((chosen.red(), chosen.green(), chosen.blue()))
+
+    def set_colour(self, rgb: tuple[int, int, int]) -> None:
+        self.context.canvas.paint_colour = rgb
+        self._show_colour()
+
+    def clear_strokes(self) -> None:
+        document = self.context.document
+        if document is not None and document.has_paint:
+            document.edit_plane(Layer.PAINT, np.zeros_like(document.paint), "Clear colour strokes")
 
     def on_document(self) -> None:
         mode = self.mode.currentData()
         has_pack = any(p.manifest.task == "ddpm-eps" for p in self.context.registry.packs())
         self.run.setEnabled(has_pack and (self.context.document is not None or mode == "generate"))
         self.strength.setEnabled(mode == "edit")
+        self.clear_paint.setEnabled(self.context.document is not None)
         if not has_pack:
             self.status.setText("Import a diffusion (ddpm-eps) pack: Models ▸ Import…")
 
@@ -134,15 +202,21 @@ class DiffuseWorkspace(Workspace):
         registry = self.context.registry
         image = None if document is None else document.photo
         mask = None if document is None else (document.mask >= 128).astype(np.float32)
+        painted = None if document is None or mode != "edit" else document.painted_over()
+        if painted is not None:  # the strokes over the photo, changed with a margin
+            image, opacity = painted
+            grown = arrays.dilate(opacity > 0.02, STROKE_MARGIN)
+            mask = np.maximum(mask, grown.astype(np.float32)) if mask is not None else None
+        self.context.canvas.set_layer_visible(Layer.PAINT, False)  # the preview shows instead
 
         def job(emit: Emitter, cancel: CancelToken) -> Result:
             if mode == "generate":
                 return generate(GenerateOptions(**common), emit, cancel, registry)
             if mode == "inpaint":
                 return inpaint(image, mask, InpaintOptions(**common), emit, cancel, registry)
-            painted = mask if mask is not None and mask.any() else None
+            region = mask if mask is not None and mask.any() else None
             options = EditOptions(**common, strength=strength)
-            return edit(image, options, painted, emit, cancel, registry)
+            return edit(image, options, region, emit, cancel, registry)
 
         self.last_preview = None
         self.counter.setText(f"Step 0/{self.steps.value()}")

@@ -84,6 +84,7 @@ class RestoreWorkspace(Workspace):
     def activate(self) -> None:
         super().activate()
         canvas = self.context.canvas
+        canvas.set_layer_visible(Layer.PAINT, False)
         canvas.set_layer_visible(Layer.MASK, self.show_mask.isChecked())
         canvas.set_layer_visible(Layer.SKETCH, False)
         use_brush(canvas)

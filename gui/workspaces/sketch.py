@@ -102,6 +102,7 @@ class SketchWorkspace(Workspace):
     def activate(self) -> None:
         super().activate()
         canvas = self.context.canvas
+        canvas.set_layer_visible(Layer.PAINT, False)
         canvas.set_layer_visible(Layer.SKETCH, True)
         canvas.set_layer_visible(Layer.MASK, False)
         canvas.set_layer_opacity(Layer.SKETCH, self.opacity.value() / 100)

@@ -15,7 +15,7 @@ SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 
 
 def _open(window, qtbot, name="old_grace_hopper.jpg"):
-    assert window.open_path(SAMPLES / name)
+    assert window.open_now(SAMPLES / name)
     qtbot.wait(10)
     return window.context.document
 

@@ -13,3 +13,48 @@ def test_run_waits_for_a_diffusion_pack(window, qtbot, tmp_path):
     window.tabs.setCurrentIndex(0)
     window.tabs.setCurrentIndex(2)  # ...and comes back to the panel
     assert panel.run.isEnabled()
+
+
+def test_colour_strokes_are_undoable_and_only_their_area_is_edited(window, qtbot, tmp_path):
+    from pathlib import Path
+
+    import numpy as np
+    from PySide6.QtCore import QPoint, QPointF, Qt
+
+    from gui.canvas.view import Tool
+    from gui.document import Layer
+
+    samples = Path(__file__).resolve().parents[2] / "resources" / "samples"
+    eps_pack(window.context.registry.user, kind="conv")
+    assert window.open_now(samples / "old_EveningGlow.jpg")
+    document = window.context.document
+    panel = window.diffuse
+    window.tabs.setCurrentIndex(2)
+    panel.mode.setCurrentIndex(panel.mode.findData("edit"))
+    assert panel.target.currentData() == Layer.PAINT  # edit mode paints colour
+    canvas = window.canvas
+    canvas.tool = Tool.BRUSH
+    canvas.set_brush(radius=6, hardness=1.0)
+    panel.set_colour((250, 250, 255))
+
+    def at(x: float, y: float) -> QPoint:
+        return canvas.mapFromScene(QPointF(x, y))
+
+    qtbot.mousePress(canvas.viewport(), Qt.MouseButton.LeftButton, pos=at(100, 80))
+    qtbot.mouseMove(canvas.viewport(), at(160, 80))
+    qtbot.mouseRelease(canvas.viewport(), Qt.MouseButton.LeftButton, pos=at(160, 80))
+    assert tuple(document.paint[80, 130]) == (250, 250, 255, 255)
+    assert document.paint[120, 130, 3] == 0 and not document.mask.any()  # mask untouched
+    window.undo_action.trigger()
+    assert not document.has_paint
+    window.redo_action.trigger()
+    assert document.has_paint
+
+    panel.steps.setValue(4)
+    panel.strength.setValue(60)
+    panel.run.click()
+    qtbot.waitUntil(lambda: document.result is not None, timeout=60000)
+    changed = np.abs(document.result - document.photo).max(axis=2) > 1e-6
+    assert changed[80, 130]  # the stroke was re-imagined...
+    assert not changed[140:, :].any() and not changed[:, 200:].any()  # ...nothing far away
+    assert np.abs(document.photo - document.result)[80, 100:160].mean() > 0.01

@@ -22,23 +22,25 @@ SAMPLES = ROOT / "resources" / "samples"
 
 
 def test_a_project_saves_and_reopens_with_identical_layers(window, qtbot, tmp_path):
-    window.open_path(SAMPLES / "old_grace_hopper.jpg")
+    window.open_now(SAMPLES / "old_grace_hopper.jpg")
     document = window.context.document
     rng = np.random.default_rng(0)
     document.mask[...] = (rng.random(document.mask.shape) > 0.9) * 255
     document.sketch[100:120, :] = 0
     document.set_result(rng.random(document.photo.shape).astype(np.float32))
     document.faces = [(10.0, 20.0, 110.0, 140.0)]
+    document.paint[50:90, 60:200] = (200, 120, 40, 180)  # colour strokes for Diffuse
     path = tmp_path / "wedding.heirloom"
     save_project(document, path)
     assert not list(tmp_path.glob(".wedding*"))  # no temporary file left behind
 
-    assert window.open_path(path)
+    assert window.open_now(path)
     reopened = window.context.document
     assert reopened is not document and reopened.project_path == path
     assert np.array_equal(reopened.photo, document.photo)
     assert np.array_equal(reopened.mask, document.mask)
     assert np.array_equal(reopened.sketch, document.sketch)
+    assert np.array_equal(reopened.paint, document.paint)
     assert np.abs(reopened.result - document.result).max() <= 1 / 65535 + 1e-7
     assert reopened.faces == document.faces
     assert reopened.source == SAMPLES / "old_grace_hopper.jpg"
@@ -102,7 +104,7 @@ def test_autosave_is_offered_for_recovery_after_the_app_is_killed(window, qtbot,
 
 
 def test_a_clean_exit_removes_the_autosave(window, qtbot, home):
-    window.open_path(SAMPLES / "old_grace_hopper.jpg")
+    window.open_now(SAMPLES / "old_grace_hopper.jpg")
     assert window.autosaver.save_now()
     assert window.autosaver.path.exists()
     assert not window.autosaver.save_now()  # nothing changed since

@@ -15,7 +15,7 @@ SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 
 
 def test_find_damage_then_restore_runs_from_the_buttons_to_the_result(window, qtbot):
-    window.open_path(SAMPLES / "old_grace_hopper.jpg")
+    window.open_now(SAMPLES / "old_grace_hopper.jpg")
     document, panel = window.context.document, window.restore
     with qtbot.waitSignal(window.bridge.finished, timeout=20000):
         qtbot.mouseClick(panel.find, Qt.MouseButton.LeftButton)
@@ -43,7 +43,7 @@ def test_find_damage_then_restore_runs_from_the_buttons_to_the_result(window, qt
 
 
 def test_cancel_stops_a_restore_and_the_canvas_stays_usable(window, qtbot):
-    window.open_path(SAMPLES / "old_EveningGlow.jpg")
+    window.open_now(SAMPLES / "old_EveningGlow.jpg")
     document = window.context.document
     window.context.settings.tile_size = 64  # many tiles: time to cancel in between
     with qtbot.waitSignal(window.bridge.cancelled, timeout=30000):
@@ -86,7 +86,7 @@ def slow_sketch_model(helpers, tmp_path: Path, started: list, cancelled: list):
 
 
 def test_live_sketch_replaces_the_running_job_instead_of_queueing(window, qtbot, tmp_path, helpers):
-    window.open_path(SAMPLES / "old_LadyBird.jpg")
+    window.open_now(SAMPLES / "old_LadyBird.jpg")
     window.tabs.setCurrentIndex(1)
     panel, canvas = window.sketch, window.canvas
     started, cancelled = [], []

@@ -9,8 +9,9 @@ from engine.errors import Cancelled, HeirloomError, PackError
 from engine.images import load_image
 from engine.jobs import Emitter, Preview, Progress
 from engine.models import BUNDLED_DIR, Registry, TensorSpec, Tiling, write_pack
+from engine.pipelines.prepass import fill_and_denoise
 from engine.pipelines.restore import RestoreOptions, detect_scratches, restore_photo
-from graphs import build_blur_restorer, restore_packs, tiny_manifest
+from graphs import build_blur_restorer, build_prepass_restorer, restore_packs, tiny_manifest
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 
@@ -138,3 +139,36 @@ def test_strength_blends_outside_the_damage_only(registry, photo):
     assert np.allclose(half_out[away], (photo[away] + full_out[away]) / 2, atol=1e-6)
     with pytest.raises(HeirloomError, match="strength must be between 0 and 1"):
         restore_photo(photo, RestoreOptions(strength=1.5), registry=registry)
+
+
+def test_a_pack_asking_for_the_prepass_gets_the_classical_fill_per_tile(tmp_path, photo):
+    models = tmp_path / "models"
+    write_pack(
+        models / "prepass-restore",
+        build_prepass_restorer(tmp_path / "p.onnx"),
+        tiny_manifest(
+            "prepass-restore",
+            task="restore",
+            inputs=(
+                TensorSpec("image", "NCHW", 3, "float32", (0.0, 1.0)),
+                TensorSpec("mask", "NCHW", 1, "float32", (0.0, 1.0)),
+                TensorSpec("prepass", "NCHW", 3, "float32", (0.0, 1.0)),
+            ),
+            outputs=(TensorSpec("restored", "NCHW", 3, "float32", (0.0, 1.0)),),
+            tiling=Tiling(True, 64, 256),
+        ),
+        "# prepass\n",
+    )
+    registry = Registry(tmp_path / "no-bundled", models)
+    damaged = photo.copy()
+    damaged[140:144, 30:400] = 1.0  # a bright scratch
+    mask = np.zeros(photo.shape[:2], np.float32)
+    mask[140:144, 30:400] = 1
+    options = RestoreOptions(mask=mask, faces=False, strength=1.0)
+    whole = restore_photo(damaged, options, registry=registry).images["restored"]
+    assert np.abs(whole - fill_and_denoise(damaged, mask > 0)).max() < 1.5 / 255
+    assert whole[140:144, 30:400].mean() < 0.9  # the scratch is filled from its border
+    tiled = restore_photo(
+        damaged, RestoreOptions(mask=mask, faces=False, strength=1.0, tile=128), registry=registry
+    ).images["restored"]
+    assert np.abs(whole - tiled).max() < 1.5 / 255  # both filters are local: no seams
