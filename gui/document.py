@@ -79,6 +79,11 @@ class Document(QObject):
         return self._paint
 
     @property
+    def paint_if_any(self) -> np.ndarray | None:
+        """The colour-stroke layer if it was ever painted (drawing never allocates it)."""
+        return self._paint
+
+    @property
     def has_paint(self) -> bool:
         return self._paint is not None and bool(self._paint[..., 3].any())
 

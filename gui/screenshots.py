@@ -149,10 +149,31 @@ def render(out: Path) -> list[str]:
         )
         _run(window, window.diffuse.run.click)
         _save(window, out, "8-diffuse-result")
+        # Edit strokes: rough light blobs in the sky, re-imagined at strength 0.5
+        panel = window.diffuse
+        panel.mode.setCurrentIndex(panel.mode.findData("edit"))
+        document.set_result(None, "Back to the photo")
+        document.edit_plane(Layer.MASK, np.zeros_like(document.mask), "Clear mask")
+        document.edit_plane(Layer.PAINT, cloud_blobs(document.width, document.height), "Clouds")
+        window.canvas.set_layer_visible(Layer.PAINT, True)
+        _save(window, out, "9-diffuse-strokes")
+        _run(window, panel.run.click)
+        _save(window, out, "10-diffuse-edit")
     else:
         skipped.append("diffusion preview: no ddpm-eps pack installed")
     window.close()
     return skipped
+
+
+def cloud_blobs(width: int, height: int) -> np.ndarray:
+    """An RGBA layer of a few soft light-grey ellipses high in the frame, as a user
+    scribbles clouds."""
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    paint = np.zeros((height, width, 4), np.uint8)
+    for cx, cy, rx, ry in ((0.25, 0.12, 0.10, 0.05), (0.55, 0.08, 0.13, 0.045)):
+        inside = ((xx / width - cx) / rx) ** 2 + ((yy / height - cy) / ry) ** 2 <= 1.0
+        paint[inside] = (236, 238, 242, 255)
+    return paint
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,7 +42,7 @@ PACK_DIR = Path(__file__).resolve().parent.parent / "resources" / "models" / "he
 SCRATCH_PACK = PACK_DIR.parent / "heirloom-scratch"
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 LR = 3e-4
-STRENGTHS = (0.25, 0.5, 0.75, 1.0)
+STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 def make_net() -> UNet:
@@ -106,14 +106,18 @@ class Restorer(nn.Module):
         return self.net(torch.cat([prepass, image, mask], dim=1)).clamp(0.0, 1.0)
 
 
-def _restore(model: Restorer, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """What the engine does for one tile: grow the mask, pre-pass, run the net."""
+def _restore(
+    model: Restorer, image: np.ndarray, mask: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """What the engine does for one tile: grow the mask, pre-pass, run the net.
+    Returns the net's output and the pre-pass (the base of the engine's blend)."""
     grown = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     with torch.no_grad():
         x = torch.from_numpy(image).permute(2, 0, 1)[None]
         m = torch.from_numpy(grown.astype(np.float32))[None, None]
-        p = torch.from_numpy(fill_and_denoise(image, grown)).permute(2, 0, 1)[None]
-        return model(x, m, p)[0].permute(1, 2, 0).numpy()
+        prepass = fill_and_denoise(image, grown)
+        p = torch.from_numpy(prepass).permute(2, 0, 1)[None]
+        return model(x, m, p)[0].permute(1, 2, 0).numpy(), prepass
 
 
 def _as_target_space(case: Case, image: np.ndarray) -> np.ndarray:
@@ -141,9 +145,9 @@ def tune_strength(model: Restorer, cases: list[Case], detect) -> float:
     scores = {s: [] for s in STRENGTHS}
     for case in cases:
         mask = detect(case.degraded) if detect else case.mask
-        restored = _restore(model, case.degraded, mask)
+        restored, base = _restore(model, case.degraded, mask)
         for strength in STRENGTHS:
-            out = blend_restoration(case.degraded, restored, mask, strength)
+            out = blend_restoration(base, restored, mask, strength)
             scores[strength].append(psnr(_as_target_space(case, out), case.target))
     return max(STRENGTHS, key=lambda s: float(np.mean(scores[s])))
 
@@ -161,12 +165,12 @@ def measure(model: Restorer, corpus) -> dict:
         target = case.target
         base_mask = baseline_scratch_mask(case.degraded @ LUMA, hat)
         classical = _as_target_space(case, classical_restore(case.degraded, base_mask))
-        raw_true = _restore(model, case.degraded, case.mask)
-        ours_true = blend_restoration(case.degraded, raw_true, case.mask, strength)
+        raw_true, base_true = _restore(model, case.degraded, case.mask)
+        ours_true = blend_restoration(base_true, raw_true, case.mask, strength)
         start = time.perf_counter()
         detected = detect(case.degraded) if detect else case.mask
-        raw = _restore(model, case.degraded, detected)
-        ours = _as_target_space(case, blend_restoration(case.degraded, raw, detected, strength))
+        raw, base = _restore(model, case.degraded, detected)
+        ours = _as_target_space(case, blend_restoration(base, raw, detected, strength))
         seconds += time.perf_counter() - start
         for key, image in (
             ("input", _as_target_space(case, case.degraded)),

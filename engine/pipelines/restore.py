@@ -185,15 +185,17 @@ DAMAGE_GROW = 2  # px around the mask that always take the restored pixels
 
 
 def blend_restoration(
-    image: np.ndarray, restored: np.ndarray, mask: np.ndarray, strength: float
+    base: np.ndarray, restored: np.ndarray, mask: np.ndarray, strength: float
 ) -> np.ndarray:
     """Take the restoration fully where damaged (mask grown a little) and by ``strength``
-    elsewhere: a small model cleans noise and fading but also softens detail, and the
-    trade-off is tuned per pack on training crops (manifest option global_strength).
+    elsewhere, over ``base``: the photo, or the classical pre-pass for packs that refine
+    one. A small model's global corrections (fading, casts) are guesses that can miss,
+    and the trade-off is tuned per pack on training crops (manifest option
+    global_strength).
     """
     weight = np.maximum(arrays.dilate(mask, DAMAGE_GROW), np.float32(strength))
     weight = weight.astype(np.float32)[..., None]
-    return image + weight * (restored - image)
+    return base + weight * (restored - base)
 
 
 def _strength(pack: ModelPack, options: RestoreOptions) -> float:
@@ -230,11 +232,13 @@ def _restore_pass(
         feeds = {image_spec.name: arrays.to_model_range(batch[:, :split], image_spec)}
         if mask_spec is not None:
             feeds[mask_spec.name] = arrays.to_model_range(batch[:, split:], mask_spec)
-        if prepass_spec is not None:
-            cancel.check()
-            done = prepass_batch(batch[:, :split], batch[:, split:])
-            feeds[prepass_spec.name] = arrays.to_model_range(done, prepass_spec)
-        return session.run(feeds, cancel, [out_spec.name])[0]
+        if prepass_spec is None:
+            return session.run(feeds, cancel, [out_spec.name])[0]
+        cancel.check()
+        done = prepass_batch(batch[:, :split], batch[:, split:])
+        feeds[prepass_spec.name] = arrays.to_model_range(done, prepass_spec)
+        out = session.run(feeds, cancel, [out_spec.name])[0]
+        return np.concatenate([out, done], axis=1)  # the pre-pass is the blend's base
 
     out = run_tiled(
         run,
@@ -245,8 +249,10 @@ def _restore_pass(
         cancel=cancel,
         progress=progress,
     )
-    restored = arrays.rgb(arrays.from_model_range(out, out_spec))
-    return blend_restoration(arrays.rgb(image), restored, mask, _strength(pack, options))
+    channels = out_spec.channels or 3
+    restored = arrays.rgb(arrays.from_model_range(out[..., :channels], out_spec))
+    base = out[..., channels:] if prepass_spec is not None else arrays.rgb(image)
+    return blend_restoration(base, restored, mask, _strength(pack, options))
 
 
 # --- stage 3: faces -----------------------------------------------------------

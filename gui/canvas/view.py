@@ -109,7 +109,7 @@ class CanvasView(QGraphicsView):
                 document.width, document.height, sketch_render(lambda: document.sketch)
             ),
             Layer.PAINT: TiledLayer(
-                document.width, document.height, paint_render(lambda: document._paint)
+                document.width, document.height, paint_render(lambda: document.paint_if_any)
             ),
             Layer.MASK: TiledLayer(
                 document.width, document.height, mask_render(lambda: document.mask, MASK_COLOUR)
