@@ -106,9 +106,7 @@ class Restorer(nn.Module):
         return self.net(torch.cat([prepass, image, mask], dim=1)).clamp(0.0, 1.0)
 
 
-def _restore(
-    model: Restorer, image: np.ndarray, mask: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _restore(model: Restorer, image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """What the engine does for one tile: grow the mask, pre-pass, run the net.
     Returns the net's output and the pre-pass (the base of the engine's blend)."""
     grown = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
