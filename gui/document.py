@@ -40,10 +40,17 @@ class Document(QObject):
 
     changed = Signal(str, QRect)  # layer, changed pixels (a null QRect: all of it)
 
-    def __init__(self, image: LoadedImage, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        image: LoadedImage,
+        parent: QObject | None = None,
+        *,
+        rgb8: np.ndarray | None = None,
+    ) -> None:
+        """``rgb8``: the photo's display copy when a worker thread made it already."""
         super().__init__(parent)
         self.photo = image.pixels
-        self.photo_rgb8 = to_rgb8(image.pixels)
+        self.photo_rgb8 = to_rgb8(image.pixels) if rgb8 is None else rgb8
         self.meta: ImageMeta = image.meta
         self.alpha = image.alpha
         self.source: Path | None = image.meta.source
@@ -129,9 +136,11 @@ class Document(QObject):
         """Show a computed image as the result layer, undoably."""
         self.undo.push(ResultChange(self, pixels, text))
 
-    def _put_result(self, pixels: np.ndarray | None) -> None:
+    def _put_result(self, pixels: np.ndarray | None, rgb8: np.ndarray | None = None) -> None:
         self.result = pixels
-        self.result_rgb8 = None if pixels is None else to_rgb8(pixels)
+        if rgb8 is None and pixels is not None:
+            rgb8 = to_rgb8(pixels)
+        self.result_rgb8 = rgb8
         self.touched(Layer.RESULT)
 
 

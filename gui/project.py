@@ -89,6 +89,8 @@ class ProjectLayers:
     paint: np.ndarray | None = None  # HxWx4 uint8
     result: np.ndarray | None = None  # HxWxC float32
     faces: list[tuple[float, ...]] = field(default_factory=list)
+    photo_rgb8: np.ndarray | None = None  # display copies, when made off the GUI thread
+    result_rgb8: np.ndarray | None = None
 
 
 def _as_uint8(pixels: np.ndarray) -> np.ndarray:
@@ -140,7 +142,7 @@ def read_project(path: Path) -> ProjectLayers:
 
 def project_document(layers: ProjectLayers) -> Document:
     """The :class:`Document` for layers read by :func:`read_project` (GUI thread)."""
-    document = Document(layers.photo)
+    document = Document(layers.photo, rgb8=layers.photo_rgb8)
     document.project_path = layers.path
     for plane, values in ((document.mask, layers.mask), (document.sketch, layers.sketch)):
         if values is not None:
@@ -148,7 +150,7 @@ def project_document(layers: ProjectLayers) -> Document:
     if layers.paint is not None:
         document.paint[...] = layers.paint
     if layers.result is not None:
-        document._put_result(layers.result)
+        document._put_result(layers.result, layers.result_rgb8)
     document.faces = [tuple(box) for box in layers.faces]
     return document
 

@@ -38,20 +38,19 @@ from PySide6.QtWidgets import (
 
 from engine import runtime
 from engine.errors import HeirloomError
-from engine.images import ImageMeta, LoadedImage, load_image
+from engine.images import ImageMeta, LoadedImage
 from gui.autosave import Autosaver, orphaned_autosaves
 from gui.bridge import EngineBridge
 from gui.canvas.view import CanvasView, Tool
 from gui.device_status import DeviceStatus
 from gui.document import Document, Layer
 from gui.icons import icon
-from gui.loader import FileLoader
+from gui.loader import FileLoader, OpenedPhoto, read_for_display
 from gui.project import (
     SUFFIX,
     ProjectLayers,
     load_project,
     project_document,
-    read_project,
     save_project,
 )
 from gui.qimages import from_qimage
@@ -387,7 +386,7 @@ class MainWindow(QMainWindow):
         """Open synchronously (scripts and screenshots); False after telling the user why."""
         path = Path(path)
         try:
-            data = read_project(path) if path.suffix.lower() == SUFFIX else load_image(path)
+            data = read_for_display(path)
         except (HeirloomError, OSError) as exc:
             QMessageBox.warning(self, "Cannot open", str(exc))
             return False
@@ -395,7 +394,11 @@ class MainWindow(QMainWindow):
         return True
 
     def _opened(self, path: Path, data: object) -> None:
-        document = project_document(data) if isinstance(data, ProjectLayers) else Document(data)
+        if isinstance(data, ProjectLayers):
+            document = project_document(data)
+        else:
+            assert isinstance(data, OpenedPhoto)
+            document = Document(data.image, rgb8=data.rgb8)
         self.set_document(document)
         self.settings.remember(path)
         self._fill_recent()
