@@ -19,6 +19,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QRect, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from engine import arrays
 from engine.images import ImageMeta, LoadedImage
 from gui.canvas.brush import Box
 from gui.qimages import to_rgb8
@@ -100,7 +101,7 @@ class Document(QObject):
         if not self.has_paint:
             return None
         alpha = self.paint[..., 3:].astype(np.float32) / 255.0
-        photo = self.photo if self.photo.shape[2] == 3 else np.repeat(self.photo, 3, axis=2)
+        photo = arrays.rgb(self.photo)
         colour = self.paint[..., :3].astype(np.float32) / 255.0
         return photo + alpha * (colour - photo), alpha[..., 0]
 

@@ -67,19 +67,29 @@ def dab(radius: float, hardness: float) -> np.ndarray:
     return (1.0 - t * t * (3.0 - 2.0 * t)).astype(np.float32)
 
 
-def stamp(plane: np.ndarray, x: float, y: float, coverage: np.ndarray, target: int) -> Box:
-    """Apply one dab centred at (x, y), driving pixels towards ``target`` (0 or 255)."""
-    height, width = plane.shape
-    half = coverage.shape[0] // 2
+def _dab_box(shape: tuple[int, ...], x: float, y: float, size: int) -> Box:
+    """The pixels a dab of ``size`` (odd) centred at (x, y) reaches on a plane of ``shape``."""
+    half = size // 2
     cx, cy = int(round(x)), int(round(y))
-    box = Box(
+    height, width = shape[:2]
+    return Box(
         max(0, cx - half), max(0, cy - half), min(width, cx + half + 1), min(height, cy + half + 1)
     )
+
+
+def _dab_cut(coverage: np.ndarray, box: Box, x: float, y: float) -> np.ndarray:
+    """The part of ``coverage`` that falls inside ``box`` (the dab clipped to the plane)."""
+    half = coverage.shape[0] // 2
+    left, top = int(round(x)) - half, int(round(y)) - half
+    return coverage[box.y0 - top : box.y1 - top, box.x0 - left : box.x1 - left]
+
+
+def stamp(plane: np.ndarray, x: float, y: float, coverage: np.ndarray, target: int) -> Box:
+    """Apply one dab centred at (x, y), driving pixels towards ``target`` (0 or 255)."""
+    box = _dab_box(plane.shape, x, y, coverage.shape[0])
     if box.empty:
         return EMPTY
-    cut = coverage[
-        box.y0 - (cy - half) : box.y1 - (cy - half), box.x0 - (cx - half) : box.x1 - (cx - half)
-    ]
+    cut = _dab_cut(coverage, box, x, y)
     region = plane[box.slices()]
     if target >= 128:
         np.maximum(region, (cut * target + 0.5).astype(np.uint8), out=region)
@@ -124,16 +134,8 @@ class Stroke:
         points = [(x, y)] if self._last is None else spaced_points(self._last, (x, y), self.spacing)
         self._last = (x, y)
         changed = EMPTY
-        half = self.coverage.shape[0] // 2
-        height, width = self.plane.shape[:2]
         for px, py in points:
-            cx, cy = int(round(px)), int(round(py))
-            reach = Box(
-                max(0, cx - half),
-                max(0, cy - half),
-                min(width, cx + half + 1),
-                min(height, cy + half + 1),
-            )
+            reach = _dab_box(self.plane.shape, px, py, self.coverage.shape[0])
             if reach.empty:
                 continue
             self._remember(reach)
@@ -176,17 +178,10 @@ def stamp_colour(
     Colour moves towards the brush colour and opacity only grows (the larger of what
     is there and the dab), so a stroke over itself never builds up past the colour.
     """
-    height, width = rgba.shape[:2]
-    half = coverage.shape[0] // 2
-    cx, cy = int(round(x)), int(round(y))
-    box = Box(
-        max(0, cx - half), max(0, cy - half), min(width, cx + half + 1), min(height, cy + half + 1)
-    )
+    box = _dab_box(rgba.shape, x, y, coverage.shape[0])
     if box.empty:
         return EMPTY
-    cut = coverage[
-        box.y0 - (cy - half) : box.y1 - (cy - half), box.x0 - (cx - half) : box.x1 - (cx - half)
-    ]
+    cut = _dab_cut(coverage, box, x, y)
     region = rgba[box.slices()]
     if colour is None:
         np.minimum(region[..., 3], (255.0 - cut * 255.0 + 0.5).astype(np.uint8), out=region[..., 3])
