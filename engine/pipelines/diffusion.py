@@ -499,6 +499,16 @@ def _compose(original: np.ndarray, changed_rgb: np.ndarray, region: np.ndarray) 
 COARSE_REFINE = 0.3  # SDEdit strength of the full-size pass over a coarse fill
 
 
+def _sdedit_plan(
+    model: EpsModel, strength: float, steps: int
+) -> tuple[int, int, list[int], list[int]]:
+    """SDEdit from ``strength`` up the chain: (start timestep, model steps, timesteps,
+    levels). ``round(steps * strength)`` steps, at least one, at most start + 1."""
+    start = round(strength * (model.schedule.num_train_timesteps - 1))
+    count = min(start + 1, max(1, round(steps * strength)))
+    return start, count, strided_timesteps(start, count), list(range(count, -1, -1))
+
+
 def _hole_box(region: np.ndarray, size: tuple[int, int]) -> tuple[slice, slice] | None:
     """The hole's bounding box with as much context again around it, when part of the
     hole lies deeper than a quarter window from any known pixel (windows there would
@@ -603,16 +613,15 @@ def inpaint(
         planned = _coarse_fill(
             model, arrays.rgb(pixels), region, box, options, timesteps, levels, rng, emit, cancel
         )
-        start = round(COARSE_REFINE * (model.schedule.num_train_timesteps - 1))
-        steps = min(start + 1, max(1, round(options.steps * COARSE_REFINE)))
+        _, _, refine_steps, refine_levels = _sdedit_plan(model, COARSE_REFINE, options.steps)
         changed, ticker, windows = _run_windows(
             model,
             planned,
             region,
             options,
             context,
-            strided_timesteps(start, steps),
-            list(range(steps, -1, -1)),
+            refine_steps,
+            refine_levels,
             rng,
             emit,
             cancel,
@@ -659,10 +668,7 @@ def edit(
     context = _context(options.context, model)
     started = time.monotonic()
     rng, seed = _rng(options)
-    start = round(options.strength * (model.schedule.num_train_timesteps - 1))
-    steps = min(start + 1, max(1, round(options.steps * options.strength)))
-    timesteps = strided_timesteps(start, steps)
-    levels = list(range(steps, -1, -1))
+    start, steps, timesteps, levels = _sdedit_plan(model, options.strength, options.steps)
     changed, ticker, windows = _run_windows(
         model,
         arrays.rgb(pixels),
