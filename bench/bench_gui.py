@@ -89,6 +89,33 @@ def _conv_graph(folder: Path) -> Path:
     return path
 
 
+class _LatencyProbe:
+    """A 5 ms timer that records how late each tick fires (ms); the first tick is dropped."""
+
+    def __init__(self) -> None:
+        self._lateness: list[float] = []
+        self._clock = QElapsedTimer()
+        self._timer = QTimer()
+        self._timer.setInterval(5)
+        self._last = 0
+        self._timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        now = self._clock.elapsed()
+        self._lateness.append(max(0.0, now - self._last - 5.0))
+        self._last = now
+
+    def start(self) -> None:
+        self._clock.start()
+        self._timer.start()
+
+    def stop(self) -> list[float]:
+        self._timer.stop()
+        self._timer.timeout.disconnect(self._tick)
+        self._timer.deleteLater()
+        return self._lateness[1:]
+
+
 def _latency_under_load(window: MainWindow, graph: Path, seconds: float = 4.0) -> list[float]:
     session = open_session(graph, "cpu")
     tile = np.random.default_rng(1).random((1, 3, 256, 256), dtype=np.float32)
@@ -107,35 +134,20 @@ def _latency_under_load(window: MainWindow, graph: Path, seconds: float = 4.0) -
             )
         return Result({})
 
-    lateness: list[float] = []
-    clock = QElapsedTimer()
-    probe = QTimer()
-    probe.setInterval(5)
-    last = [0]
-
-    def tick() -> None:
-        now = clock.elapsed()
-        lateness.append(max(0.0, now - last[0] - 5.0))
-        last[0] = now
-
-    probe.timeout.connect(tick)
-
     def show(image, step: int, total: int) -> None:
         window.canvas.show_preview(image)
 
     window.bridge.preview.connect(show)
     window.bridge.submit("bench load", long_job)
-    clock.start()
+    probe = _LatencyProbe()
     probe.start()
     _wait(int(seconds * 1000))
-    probe.stop()
-    probe.timeout.disconnect(tick)
-    probe.deleteLater()
+    lateness = probe.stop()
     window.bridge.cancel()
     window.bridge.wait_idle(10)
     _wait(50)
     window.bridge.preview.disconnect(show)
-    return lateness[1:]
+    return lateness
 
 
 def _latency_while_opening(window: MainWindow, folder: Path) -> tuple[list[float], float]:
@@ -144,20 +156,8 @@ def _latency_while_opening(window: MainWindow, folder: Path) -> tuple[list[float
 
     pixels = np.random.default_rng(3).random((4000, 6000, 3), dtype=np.float32)
     path = save_image(folder / "big.jpg", pixels, quality=90)
-    lateness: list[float] = []
-    clock = QElapsedTimer()
-    probe = QTimer()
-    probe.setInterval(5)
-    last = [0]
-
-    def tick() -> None:
-        now = clock.elapsed()
-        lateness.append(max(0.0, now - last[0] - 5.0))
-        last[0] = now
-
-    probe.timeout.connect(tick)
     before = window.context.document
-    clock.start()
+    probe = _LatencyProbe()
     probe.start()
     start = time.perf_counter()
     window.open_path(path)
@@ -165,9 +165,7 @@ def _latency_while_opening(window: MainWindow, folder: Path) -> tuple[list[float
         _wait(5)
     opened = time.perf_counter() - start
     _wait(100)  # the first paint of the new document
-    probe.stop()
-    probe.deleteLater()
-    return lateness[1:], opened
+    return probe.stop(), opened
 
 
 def _brush_repaint(window: MainWindow) -> list[float]:
