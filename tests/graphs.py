@@ -42,6 +42,15 @@ def _conv(
     return node, [weight, bias]
 
 
+def _save_graph(graph: onnx.GraphProto, path: Path) -> Path:
+    """Wrap ``graph`` in an opset-17 model, check it and write it to ``path``."""
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
+
+
 def build_conv_model(
     path: Path,
     *,
@@ -97,11 +106,7 @@ def build_conv_model(
         [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["N", cout, "H", "W"])],
         inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
-    return path
+    return _save_graph(graph, path)
 
 
 def tiny_manifest(name: str = "tiny", **changes) -> Manifest:
@@ -185,11 +190,7 @@ def build_blur_restorer(path: Path) -> Path:
         [helper.make_tensor_value_info("restored", TensorProto.FLOAT, ["N", 3, "H", "W"])],
         [kernel, zero],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
-    return path
+    return _save_graph(graph, path)
 
 
 def build_prepass_restorer(path: Path) -> Path:
@@ -216,8 +217,4 @@ def build_prepass_restorer(path: Path) -> Path:
         [helper.make_tensor_value_info("restored", TensorProto.FLOAT, ["N", 3, "H", "W"])],
         [zero],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
-    return path
+    return _save_graph(graph, path)
