@@ -58,6 +58,12 @@ def add_diffuse_commands(sub: argparse._SubParsersAction) -> None:
         help="1 = no resampling; more harmonises the fill with its surroundings, slower",
     )
     fill.add_argument("--context", type=int, help="px of context around each window's core")
+    fill.add_argument(
+        "--draws",
+        type=int,
+        default=InpaintOptions.draws,
+        help="fills averaged per window: more is closer to the truth and slower; 1 = grainy",
+    )
     _sampler_args(fill, steps=InpaintOptions.steps, sampler=InpaintOptions.sampler)
     fill.set_defaults(func=cmd_inpaint)
 
@@ -231,6 +237,7 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
         jump_length=args.jump_length,
         jump_n_sample=args.jump_n_sample,
         context=args.context,
+        draws=args.draws,
         **_common(args),
     )
     result = _run(args, lambda emit, cancel: inpaint(photo.pixels, mask, options, emit, cancel))

@@ -87,6 +87,7 @@ class InpaintOptions(SamplerOptions):
     jump_length: int = 5
     jump_n_sample: int = 2
     context: int | None = None  # px around each core; None = a fifth of the model size
+    draws: int = 4  # fills sampled per window and averaged; see :func:`inpaint`
 
 
 @dataclass(frozen=True)
@@ -176,15 +177,24 @@ def load_model(
 
 
 class _Ticker:
-    """Counts model calls across windows; reports progress and (throttled) previews."""
+    """Counts model calls across the job's parts (batches of windows or images); reports
+    progress and (throttled) previews. Previews count calls over the whole job; the
+    progress message says the step within the part, as a person reads it."""
 
-    def __init__(self, emit: Emitter, cancel: CancelToken, total: int, stage: str) -> None:
-        self.emit, self.cancel, self.total, self.stage = emit, cancel, total, stage
+    def __init__(
+        self, emit: Emitter, cancel: CancelToken, calls: int, parts: int, stage: str
+    ) -> None:
+        self.emit, self.cancel, self.stage = emit, cancel, stage
+        self.calls, self.parts, self.total = calls, parts, calls * parts
         self.done = 0
 
     def after_call(self, make_preview: Callable[[], np.ndarray]) -> None:
         self.done += 1
-        self.emit.progress(self.done / self.total, self.stage, f"step {self.done}/{self.total}")
+        part, step = divmod(self.done - 1, self.calls)
+        message = f"step {step + 1}/{self.calls}"
+        if self.parts > 1:
+            message += f" of part {part + 1}/{self.parts}"
+        self.emit.progress(self.done / self.total, self.stage, message)
         self.emit.preview(make_preview, self.done, self.total)
 
 
@@ -349,7 +359,7 @@ def generate(
         range(i, min(i + options.max_batch, options.count))
         for i in range(0, options.count, options.max_batch)
     ]
-    ticker = _Ticker(emit, cancel, _model_calls(levels) * len(chunks), "sampling")
+    ticker = _Ticker(emit, cancel, _model_calls(levels), len(chunks), "sampling")
     height, width = model.size
     done = np.zeros((options.count, height, width, 3), np.float32)
 
@@ -443,35 +453,42 @@ def _run_windows(
     *,
     from_noise: bool,
     stage: str,
+    draws: int = 1,
 ) -> tuple[np.ndarray, _Ticker, int]:
     """Change ``region`` of ``pixels`` (HxWx3 in [0, 1]) window by window.
 
     ``from_noise`` starts each window from pure noise (inpainting), otherwise from the
-    window noised to the first timestep (SDEdit). Returns the changed image (pixels
+    window noised to the first timestep (SDEdit). ``draws`` samples of each window run
+    side by side in one batch and their mean is kept. Returns the changed image (pixels
     outside ``region`` untouched), the ticker and the number of windows.
     """
     height, width = model.size
     waves = plan_windows(region, model.size, context)
-    batches = [batch for wave in waves for batch in _batches(wave, options.max_batch)]
-    ticker = _Ticker(emit, cancel, _model_calls(levels) * len(batches), stage)
+    per_batch = max(1, options.max_batch // draws)
+    batches = [batch for wave in waves for batch in _batches(wave, per_batch)]
+    ticker = _Ticker(emit, cancel, _model_calls(levels), len(batches), stage)
     current = model.to_model(pixels).transpose(2, 0, 1)  # CHW, model range
     todo = region.copy()  # region pixels no window has produced yet
     abar_start = model.schedule.abar(int(timesteps[0]))
     for batch in batches:
         crops = np.stack([current[:, w.y : w.y + height, w.x : w.x + width] for w in batch])
         keep = np.stack([~todo[w.y : w.y + height, w.x : w.x + width] for w in batch])
-        keep = keep[:, None].astype(np.float32)
+        crops = np.repeat(crops, draws, axis=0)
+        keep = np.repeat(keep, draws, axis=0)[:, None].astype(np.float32)
         start = _noise(rng, crops.shape)
         x = start if from_noise else q_sample(crops, abar_start, start)
 
+        def mean_of_draws(values: np.ndarray) -> np.ndarray:
+            return values.reshape(-1, draws, *values.shape[1:]).mean(axis=1)
+
         def preview(x0: np.ndarray, batch: list[Window] = batch) -> np.ndarray:
             shown = current.copy()
-            for window, guess in zip(batch, x0, strict=True):
+            for window, guess in zip(batch, mean_of_draws(x0), strict=True):
                 _paste(shown, guess, window, todo)
             return model.to_pixels(shown.transpose(1, 2, 0))
 
         x = _denoise(model, x, timesteps, levels, options, rng, ticker, preview, crops, keep)
-        for window, result in zip(batch, x, strict=True):
+        for window, result in zip(batch, mean_of_draws(x), strict=True):
             _paste(current, result, window, todo)
             todo[window.core] = False
     return model.to_pixels(current.transpose(1, 2, 0)), ticker, sum(map(len, waves))
@@ -557,6 +574,7 @@ def _coarse_fill(
         cancel,
         from_noise=True,
         stage="planning the fill",
+        draws=options.draws,
     )
     plan = arrays.resize(filled, crop.shape[1], crop.shape[0])
     out = pixels.copy()
@@ -574,6 +592,11 @@ def inpaint(
 ) -> Result:
     """Fill ``mask`` (HxW, > 0.5 = fill) of ``image`` (HxWxC in [0, 1]) with RePaint.
 
+    Each window is filled ``options.draws`` times (in one batch) and the fills are
+    averaged: one draw is a plausible texture, the mean of several estimates what was
+    really there, and on held-out photos 4 draws fill brush holes about 2 dB closer to
+    the truth than one (the model card has the figures). ``draws=1`` keeps the grain.
+
     Returns ``images["image"]``, equal to ``image`` outside the mask bit for bit.
     Previews show the whole photo with the current x0 guesses in the windows at work.
     """
@@ -582,6 +605,8 @@ def inpaint(
     _check_common(options, model)
     if options.jump_length < 1 or options.jump_n_sample < 1:
         raise DiffusionError("jump_length and jump_n_sample must be at least 1")
+    if not 1 <= options.draws <= MAX_COUNT:
+        raise DiffusionError(f"draws must be between 1 and {MAX_COUNT}, not {options.draws}")
     pixels = _check_image(image, model)
     region = _check_mask(mask, pixels.shape)
     if region.all():
@@ -608,6 +633,7 @@ def inpaint(
             cancel,
             from_noise=True,
             stage="inpainting",
+            draws=options.draws,
         )
     else:  # a big hole: plan it coarsely in one window, then refine at full size
         planned = _coarse_fill(
@@ -627,6 +653,7 @@ def inpaint(
             cancel,
             from_noise=False,
             stage="inpainting",
+            draws=options.draws,
         )
         windows += 1
     info = _info(
@@ -638,6 +665,7 @@ def inpaint(
         windows=windows,
         jump_length=options.jump_length,
         jump_n_sample=options.jump_n_sample,
+        draws=options.draws,
     )
     return Result(images={"image": _compose(pixels, changed, region)}, info=info)
 

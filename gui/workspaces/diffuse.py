@@ -74,6 +74,14 @@ class DiffuseWorkspace(Workspace):
         self.strength = slider(5, 100, 50)
         self.strength.setToolTip("Edit: how far from your strokes the result may move")
         form.addRow("Strength", self.strength)
+        self.draws = QSpinBox()
+        self.draws.setRange(1, 16)
+        self.draws.setValue(InpaintOptions.draws)
+        self.draws.setToolTip(
+            "Inpaint: fills drawn per window and averaged. More is closer to what was there "
+            "and slower; 1 keeps the most grain"
+        )
+        form.addRow("Fills averaged", self.draws)
         seed_row = QHBoxLayout()
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
@@ -93,6 +101,7 @@ class DiffuseWorkspace(Workspace):
         form.addRow(run_row)
         self.counter = QLabel("")
         self.counter.setObjectName("stepCounter")
+        context.bridge.progress.connect(self._if_mine(self.on_progress))
         form.addRow(self.counter)
 
         self.brush = BrushBox(context.canvas, "Brush")
@@ -181,6 +190,7 @@ class DiffuseWorkspace(Workspace):
         has_pack = any(p.manifest.task == "ddpm-eps" for p in self.context.registry.packs())
         self.run.setEnabled(has_pack and (self.context.document is not None or mode == "generate"))
         self.strength.setEnabled(mode == "edit")
+        self.draws.setEnabled(mode == "inpaint")
         self.clear_paint.setEnabled(self.context.document is not None)
         if not has_pack:
             self.status.setText("Import a diffusion (ddpm-eps) pack: Models ▸ Import…")
@@ -199,6 +209,7 @@ class DiffuseWorkspace(Workspace):
         settings = self.context.settings
         settings.diffusion_steps = self.steps.value()
         strength = self.strength.value() / 100  # read here: the job runs off the GUI thread
+        draws = self.draws.value()
         common = {"steps": self.steps.value(), "seed": self.seed.value(), "device": settings.device}
         registry = self.context.registry
         image = None if document is None else document.photo
@@ -214,7 +225,8 @@ class DiffuseWorkspace(Workspace):
             if mode == "generate":
                 return generate(GenerateOptions(**common), emit, cancel, registry)
             if mode == "inpaint":
-                return inpaint(image, mask, InpaintOptions(**common), emit, cancel, registry)
+                options = InpaintOptions(**common, draws=draws)
+                return inpaint(image, mask, options, emit, cancel, registry)
             region = mask if mask is not None and mask.any() else None
             options = EditOptions(**common, strength=strength)
             return edit(image, options, region, emit, cancel, registry)
@@ -230,8 +242,15 @@ class DiffuseWorkspace(Workspace):
     def on_preview(self, image: object, step: int, total: int) -> None:
         assert isinstance(image, QImage)
         self.last_preview = image
-        self.counter.setText(f"Step {step}/{total}")
         self.context.canvas.show_preview(image)
+
+    def on_progress(self, fraction: float, text: str) -> None:
+        """Show "Step 7/45 of part 2/4" from "inpainting: step 7/45 of part 2/4": the
+        steps of the windows at work, not the model calls of the whole job."""
+        stage, _, message = text.partition(": ")
+        if message.startswith("step "):
+            self.counter.setText(message[0].upper() + message[1:])
+            self.status.setText(stage[0].upper() + stage[1:] + "…")
 
     def _show(self, pixels: np.ndarray, text: str) -> None:
         document = self.context.document

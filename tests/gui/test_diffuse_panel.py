@@ -16,6 +16,7 @@ def test_run_waits_for_a_diffusion_pack(window, qtbot, tmp_path):
 
 
 def test_colour_strokes_are_undoable_and_only_their_area_is_edited(window, qtbot, tmp_path):
+    import re
     from pathlib import Path
 
     import numpy as np
@@ -54,6 +55,8 @@ def test_colour_strokes_are_undoable_and_only_their_area_is_edited(window, qtbot
     panel.strength.setValue(60)
     panel.run.click()
     qtbot.waitUntil(lambda: document.result is not None, timeout=60000)
+    # 60% of 4 steps = 2 SDEdit steps per window batch, not the job's model calls
+    assert re.fullmatch(r"Step 2/2( of part (\d+)/\2)?", panel.counter.text())
     changed = np.abs(document.result - document.photo).max(axis=2) > 1e-6
     assert changed[80, 130]  # the stroke was re-imagined...
     assert not changed[140:, :].any() and not changed[:, 200:].any()  # ...nothing far away

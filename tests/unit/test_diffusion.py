@@ -136,6 +136,38 @@ def test_inpaint_on_a_larger_photo_runs_only_windows_with_holes(registry) -> Non
     assert result.info["windows"] == sum(map(len, windows)) < 12
     previews = [e for e in events if isinstance(e, Preview)]
     assert previews[-1].image.shape == (70, 90, 3) and previews[-1].step == previews[-1].total
+    # progress reads as steps of the windows at work, the parts counted apart
+    levels = repaint_levels(6, 2, 2)
+    per_part = sum(1 for a, b in zip(levels, levels[1:], strict=False) if b < a)  # model calls
+    parts = sum(-(-len(wave) // (16 // options.draws)) for wave in windows)
+    last = [e for e in events if isinstance(e, Progress)][-1].message
+    suffix = f" of part {parts}/{parts}" if parts > 1 else ""
+    assert last == f"step {per_part}/{per_part}{suffix}"
+
+
+def test_averaged_draws_vary_less_between_seeds_and_share_model_calls(registry) -> None:
+    """The mean of several fills is a steadier estimate than one fill: across seeds, the
+    hole's pixels spread less. The draws of a window ride in one batch, so the number of
+    model calls does not grow with them."""
+    image = photo(SIZE, SIZE, seed=2)
+    mask = np.zeros((SIZE, SIZE), bool)
+    mask[3:13, 5:11] = True
+
+    def fills(draws: int) -> tuple[np.ndarray, int]:
+        outs, calls = [], 0
+        for seed in range(6):
+            options = InpaintOptions(
+                steps=8, jump_n_sample=1, seed=seed, draws=draws, model="eps-conv"
+            )
+            result = diffusion.inpaint(image, mask, options, registry=registry)
+            outs.append(result.images["image"][mask])
+            calls = result.info["model_calls"]
+        return np.stack(outs), calls
+
+    single, calls_single = fills(1)
+    averaged, calls_averaged = fills(6)
+    assert calls_single == calls_averaged == 8
+    assert averaged.std(axis=0).mean() < 0.6 * single.std(axis=0).mean()
 
 
 def test_windows_cover_every_region_pixel_once() -> None:
@@ -226,6 +258,15 @@ def test_grayscale_photos_stay_grayscale(registry) -> None:
                 photo(SIZE, SIZE), np.ones((SIZE, 8)), InpaintOptions(model="eps-conv"), registry=r
             ),
             "they must match",
+        ),
+        (
+            lambda r: diffusion.inpaint(
+                photo(SIZE, SIZE),
+                np.eye(SIZE),
+                InpaintOptions(draws=0, model="eps-conv"),
+                registry=r,
+            ),
+            "draws must be between 1 and",
         ),
         (
             lambda r: diffusion.edit(photo(10, 40), EditOptions(model="eps-conv"), registry=r),
