@@ -68,6 +68,7 @@ class Config:
     size: int = 256
     batch: int = 4
     l1_only: bool = False
+    upsample: str = "transpose"  # or "resize": see training/nets/pix2pix.py make_up
 
     @property
     def side(self) -> int:
@@ -88,7 +89,9 @@ def load_config(run: Run, wanted: Config) -> Config:
 
 def make_generator(config: Config) -> nn.Module:
     """pix2pix U-Net (official layout) with affine instance norm, no dropout."""
-    net = UnetGenerator(3, 3, config.num_downs, config.ngf, "batch", use_dropout=False)
+    net = UnetGenerator(
+        3, 3, config.num_downs, config.ngf, "batch", use_dropout=False, upsample=config.upsample
+    )
     _init_weights(net)
     return batchnorm_to_instancenorm(net)
 
@@ -242,8 +245,14 @@ def card(run: Run, config: Config, metrics: dict, corpus: Corpus, twin: Twin | N
         "heirloom-sketch: sketch to photo (pix2pix, trained here)",
         {
             "Architecture": (
-                f"pix2pix U-Net generator (training/nets/pix2pix.py, official key layout), "
-                f"{config.num_downs} down/up levels, ngf {config.ngf}, affine instance norm, "
+                "pix2pix U-Net generator (training/nets/pix2pix.py"
+                + (
+                    ", official key layout), "
+                    if config.upsample == "transpose"
+                    else "; nearest 2x upsampling + 3x3 conv instead of the official "
+                    "transposed convs, which left a checkerboard), "
+                )
+                + f"{config.num_downs} down/up levels, ngf {config.ngf}, affine instance norm, "
                 f"no dropout, {params:,} parameters. Input `edges` NCHW, 3 channels in "
                 f"[-1, 1] (black 1-px lines on white); output `photo` NCHW in [-1, 1]. H and "
                 f"W must be multiples of {config.side} (the engine pads with white paper and "
@@ -336,7 +345,8 @@ def export(
             "metrics": summary,
         },
         architecture=(
-            f"pix2pix UnetGenerator(num_downs={config.num_downs}, ngf={config.ngf}), "
+            f"pix2pix UnetGenerator(num_downs={config.num_downs}, ngf={config.ngf}, "
+            f"upsample={config.upsample}), "
             "affine instance norm, no dropout, tanh output"
         ),
     )
@@ -461,6 +471,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ngf", type=int, default=Config.ngf)
     parser.add_argument("--ndf", type=int, default=Config.ndf)
     parser.add_argument("--num-downs", type=int, default=Config.num_downs)
+    parser.add_argument(
+        "--upsample", choices=("transpose", "resize"), default=Config.upsample,
+        help="decoder upsampling: official transposed convs, or resize + conv",
+    )  # fmt: skip
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--eval-cases", type=int, default=24, help="held-out crops measured")
     parser.add_argument("--log-every", type=int, default=50)
@@ -479,7 +493,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.export_only and not (args.runs_dir / name / "checkpoint.pt").exists():
         parser.error(f"nothing to export: {args.runs_dir / name} has no checkpoint.pt")
     run = Run(name, root=args.runs_dir)
-    wanted = Config(args.ngf, args.ndf, args.num_downs, args.size, args.batch, args.l1_only)
+    wanted = Config(
+        args.ngf, args.ndf, args.num_downs, args.size, args.batch, args.l1_only, args.upsample
+    )
     config = load_config(run, wanted)
     generator = train(run, config, args, corpus)
     if config.l1_only:

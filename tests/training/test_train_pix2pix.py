@@ -53,3 +53,33 @@ def test_tiny_twin_and_gan_runs_resume_and_export_a_working_pack(tmp_path: Path)
 
     with pytest.raises(SystemExit):
         main(["--run", "never", "--export-only", *common, "--out", str(tmp_path / "x")])
+
+
+@pytest.mark.parametrize("upsample", ["transpose", "resize"])
+def test_resize_upsampling_leaves_no_checkerboard(upsample: str) -> None:
+    """A flat feature map through a random up-layer: a transposed 4x4 stride-2 conv
+    paints a period-2 pattern (uneven kernel overlap); resize + conv stays flat away
+    from the border. This is why our own generator uses resize."""
+    from training.nets.pix2pix import make_up
+
+    torch.manual_seed(0)
+    layer = make_up(upsample, 8, 4, bias=False)
+    with torch.no_grad():
+        out = layer(torch.ones(1, 8, 16, 16))[0, :, 4:-4, 4:-4]
+    spread = float((out - out.mean(dim=(1, 2), keepdim=True)).abs().max())
+    if upsample == "resize":
+        assert out.shape[-1] == 24 and spread < 1e-5
+    else:
+        assert spread > 1e-2
+
+
+def test_a_resize_generator_has_no_transposed_convs_and_keeps_its_size() -> None:
+    from training.nets.pix2pix import UnetGenerator
+
+    net = UnetGenerator(3, 3, 6, 8, "instance", upsample="resize")
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in net.modules())
+    with torch.no_grad():
+        out = net(torch.zeros(1, 3, 64, 128))
+    assert out.shape == (1, 3, 64, 128) and float(out.abs().max()) <= 1.0
+    with pytest.raises(ValueError, match="upsample must be"):
+        UnetGenerator(3, 3, 6, 8, "instance", upsample="bilinear")  # type: ignore[arg-type]

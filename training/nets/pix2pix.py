@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 Norm = Literal["batch", "instance"]
+Upsample = Literal["transpose", "resize"]
 
 
 def make_norm(norm: Norm, channels: int) -> nn.Module:
@@ -29,6 +30,20 @@ def make_norm(norm: Norm, channels: int) -> nn.Module:
     raise ValueError(f"norm must be 'batch' or 'instance', not {norm!r}")
 
 
+def make_up(upsample: Upsample, cin: int, cout: int, bias: bool) -> nn.Module:
+    """The official 4x4 stride-2 transposed conv, or nearest 2x upsampling then a 3x3
+    conv: the latter cannot draw the checkerboard a transposed conv's uneven kernel
+    overlap leaves (Odena et al. 2016), which a small generator trained briefly shows."""
+    if upsample == "transpose":
+        return nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1, bias=bias)
+    if upsample == "resize":
+        return nn.Sequential(
+            nn.Upsample(scale_factor=2.0, mode="nearest"),
+            nn.Conv2d(cin, cout, 3, padding=1, bias=bias),
+        )
+    raise ValueError(f"upsample must be 'transpose' or 'resize', not {upsample!r}")
+
+
 class UnetSkipBlock(nn.Module):
     """One U-Net level: down, the inner levels, up; output concatenated with the input.
 
@@ -36,7 +51,8 @@ class UnetSkipBlock(nn.Module):
     ``[conv, inner, relu, upconv, tanh]``; middle ``[lrelu, conv, norm, inner, relu,
     upconv, norm(, dropout)]``; innermost ``[lrelu, conv, relu, upconv, norm]``.
     Convs before a norm have no bias with BatchNorm (it would be cancelled), a bias
-    with InstanceNorm; the outermost up-conv always has one.
+    with InstanceNorm; the outermost up-conv always has one. ``upsample="resize"``
+    (:func:`make_up`) is ours, not the official layout.
     """
 
     def __init__(
@@ -49,6 +65,7 @@ class UnetSkipBlock(nn.Module):
         outermost: bool = False,
         norm: Norm = "batch",
         use_dropout: bool = False,
+        upsample: Upsample = "transpose",
     ) -> None:
         super().__init__()
         self.outermost = outermost
@@ -57,13 +74,13 @@ class UnetSkipBlock(nn.Module):
         up_in = inner_nc if inner is None else inner_nc * 2
         if outermost:
             assert inner is not None
-            up = nn.ConvTranspose2d(up_in, outer_nc, 4, stride=2, padding=1)
+            up = make_up(upsample, up_in, outer_nc, True)
             layers = [down, inner, nn.ReLU(True), up, nn.Tanh()]
         elif inner is None:  # innermost: no norm after the bottleneck conv
-            up = nn.ConvTranspose2d(up_in, outer_nc, 4, stride=2, padding=1, bias=bias)
+            up = make_up(upsample, up_in, outer_nc, bias)
             layers = [nn.LeakyReLU(0.2, True), down, nn.ReLU(True), up, make_norm(norm, outer_nc)]
         else:
-            up = nn.ConvTranspose2d(up_in, outer_nc, 4, stride=2, padding=1, bias=bias)
+            up = make_up(upsample, up_in, outer_nc, bias)
             layers = [
                 nn.LeakyReLU(0.2, True),
                 down,
@@ -97,18 +114,20 @@ class UnetGenerator(nn.Module):
         ngf: int = 64,
         norm: Norm = "batch",
         use_dropout: bool = False,
+        upsample: Upsample = "transpose",
     ) -> None:
         super().__init__()
         if num_downs < 5:
             raise ValueError(f"num_downs must be at least 5, not {num_downs}")
         self.num_downs = num_downs
-        block = UnetSkipBlock(ngf * 8, ngf * 8, norm=norm)
+        kw = {"norm": norm, "upsample": upsample}
+        block = UnetSkipBlock(ngf * 8, ngf * 8, **kw)
         for _ in range(num_downs - 5):
-            block = UnetSkipBlock(ngf * 8, ngf * 8, inner=block, norm=norm, use_dropout=use_dropout)
+            block = UnetSkipBlock(ngf * 8, ngf * 8, inner=block, use_dropout=use_dropout, **kw)
         for mult in (4, 2, 1):
-            block = UnetSkipBlock(ngf * mult, ngf * mult * 2, inner=block, norm=norm)
+            block = UnetSkipBlock(ngf * mult, ngf * mult * 2, inner=block, **kw)
         self.model = UnetSkipBlock(
-            output_nc, ngf, input_nc=input_nc, inner=block, outermost=True, norm=norm
+            output_nc, ngf, input_nc=input_nc, inner=block, outermost=True, **kw
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
