@@ -266,7 +266,16 @@ def test_grayscale_photos_stay_grayscale(registry) -> None:
                 InpaintOptions(draws=0, model="eps-conv"),
                 registry=r,
             ),
-            "draws must be between 1 and",
+            "draws must be between 1 and max_batch",
+        ),
+        (
+            lambda r: diffusion.inpaint(
+                photo(SIZE, SIZE),
+                np.eye(SIZE),
+                InpaintOptions(draws=5, max_batch=4, model="eps-conv"),
+                registry=r,
+            ),
+            "draws must be between 1 and max_batch (4)",
         ),
         (
             lambda r: diffusion.edit(photo(10, 40), EditOptions(model="eps-conv"), registry=r),
