@@ -32,9 +32,10 @@ PREFILTER_STEP = 1.5  # warps shrinking more than this are antialiased first
 
 # BOPBTL's 5-point face template (left eye, right eye, nose, mouth left, mouth right)
 # as fractions of the aligned crop's side; its face enhancer was trained on such crops.
-TEMPLATE = np.array(
-    [[196.0, 226.0], [316.0, 226.0], [256.0, 286.0], [220.0, 360.4], [292.0, 360.4]]
-) / 512.0
+TEMPLATE = (
+    np.array([[196.0, 226.0], [316.0, 226.0], [256.0, 286.0], [220.0, 360.4], [292.0, 360.4]])
+    / 512.0
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,8 +75,10 @@ class FaceDetector:
         options = packs[0].manifest.options
         return cls(
             *sessions,
-            thresholds=tuple(float(p.manifest.options.get("threshold", t))
-                             for p, t in zip(packs, cls.thresholds, strict=True)),
+            thresholds=tuple(
+                float(p.manifest.options.get("threshold", t))
+                for p, t in zip(packs, cls.thresholds, strict=True)
+            ),
             factor=float(options.get("factor", cls.factor)),
             mean=float(options.get("mean", cls.mean)),
             std=float(options.get("std", cls.std)),
@@ -84,8 +87,9 @@ class FaceDetector:
     def normalise(self, pixels: np.ndarray) -> np.ndarray:
         """HxWx3 [0, 255] (or NxHxWx3) -> NCHW float32 in the nets' input range."""
         batch = pixels if pixels.ndim == 4 else pixels[None]
-        return np.ascontiguousarray(((batch - self.mean) / self.std).transpose(0, 3, 1, 2),
-                                    dtype=np.float32)
+        return np.ascontiguousarray(
+            ((batch - self.mean) / self.std).transpose(0, 3, 1, 2), dtype=np.float32
+        )
 
 
 # --- detection ------------------------------------------------------------------
@@ -131,8 +135,11 @@ def _rgb255(image: np.ndarray) -> np.ndarray:
 def _resize(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
     """Area-average resize (Pillow BOX, like torch's 'area' mode) of an HxWx3 float image."""
     planes = [
-        np.asarray(Image.fromarray(np.ascontiguousarray(pixels[..., c])).resize(
-            (width, height), Image.Resampling.BOX))
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(pixels[..., c])).resize(
+                (width, height), Image.Resampling.BOX
+            )
+        )
         for c in range(pixels.shape[2])
     ]
     return np.stack(planes, axis=-1)
@@ -217,8 +224,10 @@ def _output(
 def _run_batched(
     session: Session, batch: np.ndarray, outputs: list[str], cancel: CancelToken
 ) -> list[np.ndarray]:
-    parts = [session.run({"image": batch[i:i + BATCH]}, cancel, outputs)
-             for i in range(0, len(batch), BATCH)]
+    parts = [
+        session.run({"image": batch[i : i + BATCH]}, cancel, outputs)
+        for i in range(0, len(batch), BATCH)
+    ]
     return [np.concatenate(outputs) for outputs in zip(*parts, strict=True)]
 
 
@@ -239,7 +248,7 @@ def _crops(rgb: np.ndarray, boxes: np.ndarray, side: int) -> tuple[np.ndarray, n
         if w < 1 or h < 1 or sx1 <= sx0 or sy1 <= sy0:
             continue
         canvas = np.zeros((h, w, 3), np.float32)
-        canvas[sy0 - top:sy1 - top, sx0 - left:sx1 - left] = rgb[sy0:sy1, sx0:sx1]
+        canvas[sy0 - top : sy1 - top, sx0 - left : sx1 - left] = rgb[sy0:sy1, sx0:sx1]
         crops.append(_resize(canvas, side, side))
         kept.append(row)
     if not kept:
@@ -336,7 +345,8 @@ def paste_face(
     squeeze = base.ndim == 2
     base = base[..., None] if squeeze else base
     crop = np.asarray(enhanced_crop, dtype=np.float32).reshape(
-        enhanced_crop.shape[0], enhanced_crop.shape[1], -1)
+        enhanced_crop.shape[0], enhanced_crop.shape[1], -1
+    )
     region = _footprint(matrix, crop.shape[:2], base.shape[:2])
     result = base.copy()
     if region is None:
@@ -345,8 +355,9 @@ def paste_face(
     to_crop = matrix @ _shift(x0, y0)
     shape = (x1 - x0, y1 - y0)
     warped = _warp(_planes(crop), to_crop, shape, Image.Resampling.BICUBIC)
-    alpha = _warp(_feather_mask(crop.shape[:2], feather)[..., None], to_crop, shape,
-                  Image.Resampling.BILINEAR)
+    alpha = _warp(
+        _feather_mask(crop.shape[:2], feather)[..., None], to_crop, shape, Image.Resampling.BILINEAR
+    )
     original = base[y0:y1, x0:x1]
     inside = alpha[..., 0] > 0.5
     if inside.any() and warped.shape[2] == original.shape[2]:
@@ -387,20 +398,25 @@ def _warp(
     if step > PREFILTER_STEP and min(height, width) > 1:
         small = (max(1, round(width / step)), max(1, round(height / step)))
         fx, fy = width / small[0], height / small[1]
-        to_small = np.linalg.inv(np.array([[fx, 0, 0.5 * fx - 0.5], [0, fy, 0.5 * fy - 0.5],
-                                           [0, 0, 1.0]]))
+        to_small = np.linalg.inv(
+            np.array([[fx, 0, 0.5 * fx - 0.5], [0, fy, 0.5 * fy - 0.5], [0, 0, 1.0]])
+        )
         planes = _per_channel(planes, lambda im: im.resize(small, Image.Resampling.BICUBIC))
         out_to_in = to_small @ out_to_in
     data = _pillow_affine(out_to_in)
     return _per_channel(
-        planes, lambda im: im.transform(size, Image.Transform.AFFINE, data, resample=resample))
+        planes, lambda im: im.transform(size, Image.Transform.AFFINE, data, resample=resample)
+    )
 
 
 def _per_channel(planes: np.ndarray, operation: Callable[[Image.Image], Image.Image]) -> np.ndarray:
-    return np.stack([
-        np.asarray(operation(Image.fromarray(np.ascontiguousarray(planes[..., c]))))
-        for c in range(planes.shape[2])
-    ], axis=-1)
+    return np.stack(
+        [
+            np.asarray(operation(Image.fromarray(np.ascontiguousarray(planes[..., c]))))
+            for c in range(planes.shape[2])
+        ],
+        axis=-1,
+    )
 
 
 def _input_window(
@@ -416,8 +432,14 @@ def _input_window(
 def _mapped_bounds(matrix: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Min and max (x, y) that ``matrix`` takes a (width, height) grid's outer edges to."""
     width, height = size
-    corners = np.array([[-0.5, -0.5, 1], [width - 0.5, -0.5, 1], [-0.5, height - 0.5, 1],
-                        [width - 0.5, height - 0.5, 1]]).T
+    corners = np.array(
+        [
+            [-0.5, -0.5, 1],
+            [width - 0.5, -0.5, 1],
+            [-0.5, height - 0.5, 1],
+            [width - 0.5, height - 0.5, 1],
+        ]
+    ).T
     mapped = (matrix @ corners)[:2]
     return mapped.min(axis=1), mapped.max(axis=1)
 
@@ -438,6 +460,7 @@ def _feather_mask(shape: tuple[int, int], feather: int) -> np.ndarray:
 
     The outermost 2 pixels stay 0 so bicubic ringing at the crop edge never shows.
     """
+
     def ramp(n: int) -> np.ndarray:
         distance = np.minimum(np.arange(n), np.arange(n)[::-1]).astype(np.float32) - 2.0
         t = np.clip(distance / max(feather, 1), 0.0, 1.0)

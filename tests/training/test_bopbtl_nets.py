@@ -145,8 +145,10 @@ def test_bounded_attention_onnx_matches_torch_above_the_cap(tmp_path: Path) -> N
         dynamic={"x": {2: "h", 3: "w"}, "mask": {2: "H", 3: "W"}, "output": {2: "h", 3: "w"}},
     )
     for h, w in ((24, 40), (80, 72)):  # exact path, then pooled to 64x64 bins
-        feeds = {"x": np.random.default_rng(h).standard_normal((1, 8, h, w), np.float32),
-                 "mask": _scratches(4 * h, 4 * w, seed=h).numpy()}
+        feeds = {
+            "x": np.random.default_rng(h).standard_normal((1, 8, h, w), np.float32),
+            "mask": _scratches(4 * h, 4 * w, seed=h).numpy(),
+        }
         assert check_parity(bounded, path, feeds, atol=1e-4) <= 1e-4
 
 
@@ -174,8 +176,9 @@ def test_bounded_attention_runs_a_1024px_photo_in_little_memory(tmp_path: Path) 
         print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
         """
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=600, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600, check=True
+    )
     peak_mib = int(done.stdout.strip().splitlines()[-1])
     # ~350 MiB when the machine is quiet, up to ~1.4 GiB seen under a loaded full run
     # (allocator arenas); the official block needs 16 GiB for its attention matrix alone.

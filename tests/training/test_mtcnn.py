@@ -67,7 +67,8 @@ def test_pretrained_nets_tell_a_face_from_background(weights: Path, name: str, s
 def test_onet_landmarks_are_in_face_order(weights: Path) -> None:
     with torch.no_grad():
         marks = load_pretrained("onet", weights)(
-            torch.from_numpy(_normalised(_grace(FACE_BOX, 48))))[2][0].numpy()
+            torch.from_numpy(_normalised(_grace(FACE_BOX, 48)))
+        )[2][0].numpy()
     xs, ys = marks[:5], marks[5:]
     assert xs[0] < xs[2] < xs[1]  # left eye, nose, right eye
     assert max(ys[0], ys[1]) < ys[2] < min(ys[3], ys[4])  # eyes above nose above mouth

@@ -59,9 +59,22 @@ def group_photo() -> np.ndarray:
     if not target.is_file():
         try:
             subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                 "--disable-pip-version-check", "-q", INSIGHTFACE, "-d", str(CACHE)],
-                check=True, capture_output=True, timeout=120,
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--no-deps",
+                    "--only-binary=:all:",
+                    "--disable-pip-version-check",
+                    "-q",
+                    INSIGHTFACE,
+                    "-d",
+                    str(CACHE),
+                ],
+                check=True,
+                capture_output=True,
+                timeout=120,
             )
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
             pytest.skip(f"{INSIGHTFACE} wheel not cached and the package registry failed: {exc}")
@@ -88,8 +101,9 @@ def test_one_face_in_grace_hopper(grace: np.ndarray, grace_face: Face) -> None:
     assert 150 < x1 - x0 < 220 and 170 < y1 - y0 < 260  # her face, not the whole portrait
 
 
-def test_gray_input_finds_the_same_face(grace: np.ndarray, grace_face: Face,
-                                        detector: FaceDetector) -> None:
+def test_gray_input_finds_the_same_face(
+    grace: np.ndarray, grace_face: Face, detector: FaceDetector
+) -> None:
     gray = grace.mean(axis=2, keepdims=True)
     (face,) = detect_faces(gray, detector)
     assert np.abs(face.landmarks - grace_face.landmarks).max() < 6
@@ -138,8 +152,8 @@ def test_similarity_transform_recovers_a_known_transform() -> None:
 
 def _blob_centre(image: np.ndarray, around: np.ndarray, radius: int = 8) -> np.ndarray:
     x, y = np.round(around).astype(int)
-    window = image[y - radius:y + radius + 1, x - radius:x + radius + 1, 0]
-    rows, cols = np.mgrid[-radius:radius + 1, -radius:radius + 1]
+    window = image[y - radius : y + radius + 1, x - radius : x + radius + 1, 0]
+    rows, cols = np.mgrid[-radius : radius + 1, -radius : radius + 1]
     weight = window / window.sum()
     return np.array([x + (cols * weight).sum(), y + (rows * weight).sum()])
 
@@ -156,13 +170,15 @@ def test_align_puts_marked_points_on_the_template() -> None:
     face = Face((0.0, 0.0, 400.0, 320.0), 1.0, points.astype(np.float32))
     crop, _ = align_face(image, face, size)
     assert crop.shape == (size, size, 3)
-    for found, wanted in zip((_blob_centre(crop, p) for p in template_points(size)),
-                             template_points(size), strict=True):
+    for found, wanted in zip(
+        (_blob_centre(crop, p) for p in template_points(size)), template_points(size), strict=True
+    ):
         assert np.abs(found - wanted).max() < 0.5
 
 
-def test_align_real_face_puts_eyes_on_the_template(grace: np.ndarray, grace_face: Face,
-                                                   detector: FaceDetector) -> None:
+def test_align_real_face_puts_eyes_on_the_template(
+    grace: np.ndarray, grace_face: Face, detector: FaceDetector
+) -> None:
     crop, matrix = align_face(grace, grace_face, 256)
     eyes = grace_face.landmarks[:2] @ matrix[:2, :2].T + matrix[:2, 2]
     assert np.abs(eyes - template_points(256)[:2]).max() < 3  # least squares over 5 points

@@ -181,8 +181,14 @@ def _manifest(
         },
     }
     return Manifest(
-        name=name, task=task, version="1.0", title=title, sha256="", licence=LICENCE,
-        provenance=provenance, **fields,
+        name=name,
+        task=task,
+        version="1.0",
+        title=title,
+        sha256="",
+        licence=LICENCE,
+        provenance=provenance,
+        **fields,
     )
 
 
@@ -238,22 +244,32 @@ def detect_pack(roots: Roots, out: Path, overwrite: bool) -> ModelPack:
         f"channel in [0, 1] (sigmoid of the logits). {GRAY_RULE}"
     )
     manifest = _manifest(
-        "bopbtl-scratch-detect", "scratch-detect", "Scratch detection (BOPBTL)", roots, files,
+        "bopbtl-scratch-detect",
+        "scratch-detect",
+        "Scratch detection (BOPBTL)",
+        roots,
+        files,
         inputs=(TensorSpec("image", "NCHW", 1, "float32", (-1.0, 1.0)),),
         outputs=(TensorSpec("probability", "NCHW", 1, "float32", (0.0, 1.0)),),
         size_rule=SizeRule(multiple_of=side, min=side),
         tiling=Tiling(allowed=False, overlap=0),
-        options=options, architecture=architecture,
+        options=options,
+        architecture=architecture,
     )
     rng = np.random.default_rng(0)
-    parity = [{"image": _rand(rng, 1, 1, 2 * side, 3 * side)},
-              {"image": _rand(rng, 1, 1, 4 * side, 2 * side)}]
+    parity = [
+        {"image": _rand(rng, 1, 1, 2 * side, 3 * side)},
+        {"image": _rand(rng, 1, 1, 4 * side, 2 * side)},
+    ]
     return export_pack(
-        ScratchProbability(net).eval(), out / manifest.name, manifest,
+        ScratchProbability(net).eval(),
+        out / manifest.name,
+        manifest,
         _card(manifest.title, architecture, io, files),
         example={"image": torch.from_numpy(parity[0]["image"])},
         dynamic={"image": _IMAGE_AXES, "probability": _IMAGE_AXES},
-        parity_inputs=parity, overwrite=overwrite,
+        parity_inputs=parity,
+        overwrite=overwrite,
     )
 
 
@@ -321,18 +337,28 @@ def restore_pack(roots: Roots, out: Path, scratch: bool, overwrite: bool) -> Mod
         "whole-image statistics."
     )
     manifest = _manifest(
-        name, "restore", title, roots, files,
+        name,
+        "restore",
+        title,
+        roots,
+        files,
         inputs=tuple(inputs),
         outputs=(TensorSpec("restored", "NCHW", 3, "float32", (-1.0, 1.0)),),
         size_rule=SizeRule(multiple_of=4, min=16),
         tiling=Tiling(allowed=False, overlap=0),
-        options=options, architecture=architecture,
+        options=options,
+        architecture=architecture,
     )
     example = {k: torch.from_numpy(v) for k, v in parity[0].items()}
     return export_pack(
-        module.eval(), out / name, manifest, _card(title, architecture, io, files),
-        example=example, dynamic={**dynamic, "restored": _IMAGE_AXES},
-        parity_inputs=parity, overwrite=overwrite,
+        module.eval(),
+        out / name,
+        manifest,
+        _card(title, architecture, io, files),
+        example=example,
+        dynamic={**dynamic, "restored": _IMAGE_AXES},
+        parity_inputs=parity,
+        overwrite=overwrite,
     )
 
 
@@ -349,23 +375,36 @@ def face_pack(roots: Roots, out: Path, overwrite: bool) -> ModelPack:
         "Face_Detection scripts do and resized bicubically. Output `enhanced`: NCHW RGB in "
         "[-1, 1], 256x256."
     )
-    options = {"input_range": [-1, 1], "output_range": [-1, 1], "face_size": LOAD_SIZE,
-               "prepare_resize": "bicubic"}
+    options = {
+        "input_range": [-1, 1],
+        "output_range": [-1, 1],
+        "face_size": LOAD_SIZE,
+        "prepare_resize": "bicubic",
+    }
     manifest = _manifest(
-        "bopbtl-face-enhance", "face-enhance", "Face enhancement (BOPBTL)", roots, files,
+        "bopbtl-face-enhance",
+        "face-enhance",
+        "Face enhancement (BOPBTL)",
+        roots,
+        files,
         inputs=(TensorSpec("image", "NCHW", 3, "float32", (-1.0, 1.0)),),
         outputs=(TensorSpec("enhanced", "NCHW", 3, "float32", (-1.0, 1.0)),),
         size_rule=SizeRule(fixed=(LOAD_SIZE, LOAD_SIZE), min=LOAD_SIZE),
         tiling=Tiling(allowed=False, overlap=0),
-        options=options, architecture=architecture,
+        options=options,
+        architecture=architecture,
     )
     # Traced at batch 1, checked at batch 2: one costly 256x256 check covers the batch axis.
     parity = [{"image": _rand(np.random.default_rng(0), 2, 3, LOAD_SIZE, LOAD_SIZE)}]
     return export_pack(
-        net, out / manifest.name, manifest, _card(manifest.title, architecture, io, files),
+        net,
+        out / manifest.name,
+        manifest,
+        _card(manifest.title, architecture, io, files),
         example={"image": torch.from_numpy(parity[0]["image"][:1])},
         dynamic={"image": {0: "batch"}, "enhanced": {0: "batch"}},
-        parity_inputs=parity, overwrite=overwrite,
+        parity_inputs=parity,
+        overwrite=overwrite,
     )
 
 
@@ -433,7 +472,9 @@ def convert_bopbtl(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--part", action="append", choices=sorted(PARTS),
+        "--part",
+        action="append",
+        choices=sorted(PARTS),
         help="convert only this pack (repeatable); -o is the folder that receives the packs",
     )
 

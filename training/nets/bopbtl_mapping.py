@@ -190,8 +190,9 @@ def mapping_config(state: dict[str, torch.Tensor], prefix: str) -> dict[str, int
 class RestoreQuality(nn.Module):
     """Encoder A -> ``Mapping_Model`` -> decoder B; image in and out in [-1, 1]."""
 
-    def __init__(self, vae_a: GlobalGeneratorDCDCv2, mapping: MappingModel,
-                 vae_b: GlobalGeneratorDCDCv2) -> None:
+    def __init__(
+        self, vae_a: GlobalGeneratorDCDCv2, mapping: MappingModel, vae_b: GlobalGeneratorDCDCv2
+    ) -> None:
         super().__init__()
         self.vae_a, self.mapping, self.vae_b = vae_a, mapping, vae_b
 
@@ -207,8 +208,12 @@ class RestoreScratch(nn.Module):
     as it is, in [-1, 1], with ``mask`` in [0, 1] (1 = damaged).
     """
 
-    def __init__(self, vae_a: GlobalGeneratorDCDCv2, mapping: MappingModelWithMask,
-                 vae_b: GlobalGeneratorDCDCv2) -> None:
+    def __init__(
+        self,
+        vae_a: GlobalGeneratorDCDCv2,
+        mapping: MappingModelWithMask,
+        vae_b: GlobalGeneratorDCDCv2,
+    ) -> None:
         super().__init__()
         self.vae_a, self.mapping, self.vae_b = vae_a, mapping, vae_b
 
