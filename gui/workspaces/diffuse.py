@@ -267,7 +267,9 @@ class DiffuseWorkspace(Workspace):
         assert isinstance(result, Result)
         pixels = result.images["image"]
         self._show(pixels, f"Diffusion ({self.mode.currentData()})")
-        self.status.setText(f"Done on {result.info.get('device', '?')}; seed {self.seed.value()}.")
+        text = f"Done on {result.info.get('device', '?')}; seed {self.seed.value()}"
+        draws = int(result.info.get("draws", 1))
+        self.status.setText(text + (f"; mean of {draws} fills." if draws > 1 else "."))
 
     def on_cancelled(self) -> None:
         if self.last_preview is None:

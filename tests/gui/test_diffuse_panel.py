@@ -61,3 +61,29 @@ def test_colour_strokes_are_undoable_and_only_their_area_is_edited(window, qtbot
     assert changed[80, 130]  # the stroke was re-imagined...
     assert not changed[140:, :].any() and not changed[:, 200:].any()  # ...nothing far away
     assert np.abs(document.photo - document.result)[80, 100:160].mean() > 0.01
+
+
+def test_inpaint_averages_as_many_fills_as_the_panel_says(window, qtbot):
+    """The "Fills averaged" box only means something for Inpaint, and reaches the job."""
+    from pathlib import Path
+
+    import numpy as np
+
+    samples = Path(__file__).resolve().parents[2] / "resources" / "samples"
+    eps_pack(window.context.registry.user, kind="conv")
+    assert window.open_now(samples / "old_EveningGlow.jpg")
+    document = window.context.document
+    panel = window.diffuse
+    window.tabs.setCurrentIndex(2)
+    panel.mode.setCurrentIndex(panel.mode.findData("edit"))
+    assert not panel.draws.isEnabled()
+    panel.mode.setCurrentIndex(panel.mode.findData("inpaint"))
+    assert panel.draws.isEnabled() and panel.draws.value() == 4
+    document.mask[40:60, 50:120] = 255
+    panel.steps.setValue(3)
+    panel.draws.setValue(2)
+    panel.run.click()
+    qtbot.waitUntil(lambda: document.result is not None, timeout=60000)
+    assert panel.status.text().endswith("mean of 2 fills.")
+    changed = np.abs(document.result - document.photo).max(axis=2) > 1e-6
+    assert changed[50, 80] and not changed[100:, :].any()
