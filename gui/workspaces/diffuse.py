@@ -75,7 +75,7 @@ class DiffuseWorkspace(Workspace):
         self.strength.setToolTip("Edit: how far from your strokes the result may move")
         form.addRow("Strength", self.strength)
         self.draws = QSpinBox()
-        self.draws.setRange(1, 16)
+        self.draws.setRange(1, InpaintOptions.max_batch)  # the engine's bound on draws
         self.draws.setValue(InpaintOptions.draws)
         self.draws.setToolTip(
             "Inpaint: fills drawn per window and averaged. More is closer to what was there "

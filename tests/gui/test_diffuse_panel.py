@@ -1,6 +1,21 @@
 """The Diffuse panel knows whether it can run before the user presses anything."""
 
+from pathlib import Path
+
 from diffusion_graphs import eps_pack
+
+SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
+
+
+def open_in_diffuse(window, mode: str):
+    """A sample photo open in the Diffuse panel in ``mode``, with a tiny eps pack
+    installed; returns the document and the panel."""
+    eps_pack(window.context.registry.user, kind="conv")
+    assert window.open_now(SAMPLES / "old_EveningGlow.jpg")
+    panel = window.diffuse
+    window.tabs.setCurrentIndex(2)
+    panel.mode.setCurrentIndex(panel.mode.findData(mode))
+    return window.context.document, panel
 
 
 def test_run_waits_for_a_diffusion_pack(window, qtbot, tmp_path):
@@ -17,7 +32,6 @@ def test_run_waits_for_a_diffusion_pack(window, qtbot, tmp_path):
 
 def test_colour_strokes_are_undoable_and_only_their_area_is_edited(window, qtbot, tmp_path):
     import re
-    from pathlib import Path
 
     import numpy as np
     from PySide6.QtCore import QPoint, QPointF, Qt
@@ -25,13 +39,7 @@ def test_colour_strokes_are_undoable_and_only_their_area_is_edited(window, qtbot
     from gui.canvas.view import Tool
     from gui.document import Layer
 
-    samples = Path(__file__).resolve().parents[2] / "resources" / "samples"
-    eps_pack(window.context.registry.user, kind="conv")
-    assert window.open_now(samples / "old_EveningGlow.jpg")
-    document = window.context.document
-    panel = window.diffuse
-    window.tabs.setCurrentIndex(2)
-    panel.mode.setCurrentIndex(panel.mode.findData("edit"))
+    document, panel = open_in_diffuse(window, "edit")
     assert panel.target.currentData() == Layer.PAINT  # edit mode paints colour
     canvas = window.canvas
     canvas.tool = Tool.BRUSH
@@ -65,17 +73,9 @@ def test_colour_strokes_are_undoable_and_only_their_area_is_edited(window, qtbot
 
 def test_inpaint_averages_as_many_fills_as_the_panel_says(window, qtbot):
     """The "Fills averaged" box only means something for Inpaint, and reaches the job."""
-    from pathlib import Path
-
     import numpy as np
 
-    samples = Path(__file__).resolve().parents[2] / "resources" / "samples"
-    eps_pack(window.context.registry.user, kind="conv")
-    assert window.open_now(samples / "old_EveningGlow.jpg")
-    document = window.context.document
-    panel = window.diffuse
-    window.tabs.setCurrentIndex(2)
-    panel.mode.setCurrentIndex(panel.mode.findData("edit"))
+    document, panel = open_in_diffuse(window, "edit")
     assert not panel.draws.isEnabled()
     panel.mode.setCurrentIndex(panel.mode.findData("inpaint"))
     assert panel.draws.isEnabled() and panel.draws.value() == 4
