@@ -24,6 +24,7 @@ import math
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,9 @@ def hole_cases(paths: list[Path], count: int, size: int, seed: int = 20261128) -
     return cases
 
 
+Fill = Callable[[int, HoleCase, np.ndarray], np.ndarray]  # (seed, case, damaged) -> filled
+
+
 def hole_ssim(a: np.ndarray, b: np.ndarray, hole: np.ndarray) -> float:
     """Mean of the SSIM map over the hole's pixels (7 px windows, channels averaged)."""
     _, full = structural_similarity(a, b, data_range=1.0, channel_axis=2, full=True)
@@ -162,25 +166,35 @@ def measure(registry: Registry, name: str, cases: list[HoleCase], args) -> dict[
     )
     images = diffusion.generate(grid, registry=registry).images
     samples = [images[k] for k in sorted(images, key=lambda k: int(k.split("_")[-1]))]
+
+    def ours(draws: int) -> Fill:
+        def fill(seed: int, case: HoleCase, damaged: np.ndarray) -> np.ndarray:
+            options = diffusion.InpaintOptions(
+                steps=args.eval_steps, seed=seed, model=name, device=device, draws=draws
+            )
+            return diffusion.inpaint(damaged, case.hole, options, registry=registry).images["image"]
+
+        return fill
+
+    def opencv(flag: int) -> Fill:
+        return lambda _seed, case, _damaged: classical(case, flag)
+
     draws = diffusion.InpaintOptions.draws
     ours_name = f"heirloom-ddpm (RePaint, mean of {draws} draws: the default)"
-    methods: dict[str, int] = {ours_name: draws, "heirloom-ddpm (RePaint, one draw)": 1}
-    methods |= {"OpenCV Telea": cv2.INPAINT_TELEA, "OpenCV Navier-Stokes": cv2.INPAINT_NS}
+    methods: dict[str, Fill] = {
+        ours_name: ours(draws),
+        "heirloom-ddpm (RePaint, one draw)": ours(1),
+        "OpenCV Telea": opencv(cv2.INPAINT_TELEA),
+        "OpenCV Navier-Stokes": opencv(cv2.INPAINT_NS),
+    }
     scores: dict[str, list[tuple[float, float]]] = {m: [] for m in methods}
     examples = []
     for i, case in enumerate(cases):
         damaged = case.truth.copy()
         damaged[case.hole] = 0.5
         row = [damaged, case.truth]
-        for method, value in methods.items():
-            if method.startswith("heirloom"):
-                options = diffusion.InpaintOptions(
-                    steps=args.eval_steps, seed=i, model=name, device=device, draws=value
-                )
-                filled = diffusion.inpaint(damaged, case.hole, options, registry=registry)
-                filled = filled.images["image"]
-            else:
-                filled = classical(case, value)
+        for method, fill in methods.items():
+            filled = fill(i, case, damaged)
             scores[method].append(
                 (psnr(filled, case.truth, case.hole), hole_ssim(filled, case.truth, case.hole))
             )
