@@ -2,7 +2,8 @@
 
 ``heldout_cases`` come from the held-out photos only (model cards, benchmarks);
 ``tuning_cases`` from training photos (choosing thresholds and baseline parameters,
-so the held-out split is never used to tune anything).
+so the held-out split is never used to tune anything); ``validation_cases`` from the
+validation photos, for settings that must be chosen on photos the model never saw.
 """
 
 from __future__ import annotations
@@ -49,3 +50,7 @@ def heldout_cases(corpus: Corpus, count: int = 48, size: int = 256) -> list[Case
 
 def tuning_cases(corpus: Corpus, count: int = 32, size: int = 256) -> list[Case]:
     return make_cases(list(corpus.train), count, size, seed=777, damage=True)
+
+
+def validation_cases(corpus: Corpus, count: int = 32, size: int = 256) -> list[Case]:
+    return make_cases(list(corpus.validation), count, size, seed=778, damage=True)

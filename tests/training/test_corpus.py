@@ -27,7 +27,16 @@ def test_fixed_split_is_15_to_20_percent_and_spans_sources():
     assert len({s.package for s in held}) >= 4
     assert "grace_hopper" in cp.HELDOUT  # a face
     assert {s.name for s in held} == set(cp.HELDOUT)
-    assert all(cp.split_of(s.name) == "train" for s in ALL if s.name not in cp.HELDOUT)
+    rest = {s.name for s in ALL} - cp.HELDOUT - cp.VALIDATION
+    assert all(cp.split_of(name) == "train" for name in rest)
+
+
+def test_validation_split_is_separate_from_both_others_and_holds_a_face():
+    assert cp.VALIDATION.issubset({s.name for s in ALL})
+    assert not cp.VALIDATION & cp.HELDOUT
+    assert all(cp.split_of(name) == "validation" for name in cp.VALIDATION)
+    assert 0.08 <= len(cp.VALIDATION) / len(ALL) <= 0.15
+    assert "astronaut" in cp.VALIDATION  # a face, for the restore pipeline
 
 
 def test_patch_positions_counts_crops_per_scale():
@@ -47,10 +56,12 @@ def tiny(tmp_path_factory):
 
 def test_tiny_corpus_split_is_disjoint_and_matches_the_fixed_list(tiny):
     assert {r.name for r in tiny.records} == PY_NAMES
-    train, held = set(tiny.train), set(tiny.heldout)
-    assert train and held and not train & held
-    assert len(train) + len(held) == len(PY_NAMES)
+    train, val, held = set(tiny.train), set(tiny.validation), set(tiny.heldout)
+    assert train and val and held
+    assert not train & held and not train & val and not val & held
+    assert len(train) + len(val) + len(held) == len(PY_NAMES)
     assert {p.stem for p in held} == cp.HELDOUT & PY_NAMES
+    assert {p.stem for p in val} == cp.VALIDATION & PY_NAMES
 
 
 def test_tiny_corpus_photos_are_normalised_rgb(tiny):
@@ -63,10 +74,10 @@ def test_tiny_corpus_photos_are_normalised_rgb(tiny):
 
 def test_index_roundtrips_and_rebuild_reuses_the_cache(tiny):
     index = json.loads((tiny.root / cp.INDEX_NAME).read_text())
-    assert {p["split"] for p in index["photos"]} == {"train", "heldout"}
+    assert {p["split"] for p in index["photos"]} == {"train", "validation", "heldout"}
     assert all(p["licence"] and p["package"] for p in index["photos"])
     assert cp.load_corpus(tiny.root) == tiny
-    mtimes = {p: p.stat().st_mtime_ns for p in tiny.train + tiny.heldout}
+    mtimes = {p: p.stat().st_mtime_ns for p in tiny.train + tiny.validation + tiny.heldout}
     again = cp.build_corpus(tiny.root, debian=False, log=lambda _: None)
     assert again == tiny
     assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
@@ -78,8 +89,9 @@ def test_built_cache_is_consistent_with_the_fixed_split():
         pytest.skip(f"no corpus at {root}: run `python -m training.data.corpus` to build it")
     corpus = cp.load_corpus(root)
     assert all(r.split == cp.split_of(r.name) for r in corpus.records)
-    assert not set(corpus.train) & set(corpus.heldout)
-    assert all(p.is_file() for p in corpus.train + corpus.heldout)
+    assert not set(corpus.train) & (set(corpus.heldout) | set(corpus.validation))
+    assert len(corpus.validation) == len(cp.VALIDATION)
+    assert all(p.is_file() for p in corpus.train + corpus.validation + corpus.heldout)
 
 
 def test_patch_sampler_shape_range_and_reproducibility(tiny):
