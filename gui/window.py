@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QStackedWidget,
+    QStyle,
     QTabWidget,
     QToolBar,
     QVBoxLayout,
@@ -55,7 +56,7 @@ from gui.project import (
 )
 from gui.qimages import from_qimage
 from gui.settings import Settings, save_settings, settings_store
-from gui.workspaces.base import AppContext, Workspace
+from gui.workspaces.base import AppContext, Workspace, fit_narrow
 from gui.workspaces.diffuse import DiffuseWorkspace
 from gui.workspaces.restore import RestoreWorkspace
 from gui.workspaces.sketch import SketchWorkspace
@@ -244,6 +245,7 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.canvas)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("workspaces")
+        needed = max(fit_narrow(workspace) for workspace in self.workspaces)
         for workspace in self.workspaces:
             scroll = QScrollArea()
             scroll.setWidgetResizable(True)
@@ -252,7 +254,9 @@ class MainWindow(QMainWindow):
             scroll.setWidget(workspace)
             self.tabs.addTab(scroll, workspace.title)
         self.tabs.currentChanged.connect(lambda i: self.workspaces[i].activate())
-        self.tabs.setMinimumWidth(330)
+        # the widest panel fits beside a vertical scroll bar: nothing is ever cut off
+        scrollbar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        self.tabs.setMinimumWidth(max(330, needed + scrollbar + 8))
         splitter = QSplitter()
         splitter.addWidget(self.stack)
         splitter.addWidget(self.tabs)

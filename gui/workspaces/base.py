@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QFormLayout,
     QGroupBox,
     QLabel,
@@ -102,6 +103,19 @@ class Workspace(QWidget):
     def on_cancelled(self) -> None:
         self.context.canvas.show_preview(None)
         self.status.setText("Stopped; nothing was changed.")
+
+
+COMBO_CHARS = 14  # a closed combo box shows this many characters; its list shows all
+
+
+def fit_narrow(panel: QWidget) -> int:
+    """Let the panel's combo boxes shrink to a few characters, so a long model title cannot
+    widen the side panel (it was cut off on the right), and return the width the panel then
+    needs, for the side area's minimum width. The open list still shows whole titles."""
+    for combo in panel.findChildren(QComboBox):
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(COMBO_CHARS)
+    return panel.minimumSizeHint().width()
 
 
 def slider(low: int, high: int, value: int) -> QSlider:
