@@ -30,13 +30,23 @@ class Run:
     name: str
     root: Path = RUNS
     step: int = 0
-    seconds: float = 0.0  # training time spent in earlier sessions
+    seconds: float = 0.0  # training time spent before the clock last started
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.dir = Path(self.root) / self.name
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._started = time.monotonic()
+        self._started: float | None = None  # the clock runs only while training
+
+    def start(self) -> None:
+        """Start the training clock (model cards report training time, not export time)."""
+        if self._started is None:
+            self._started = time.monotonic()
+
+    def finish(self, modules: dict[str, Any]) -> None:
+        """Stop the clock and write the final checkpoint."""
+        self.seconds, self._started = self.elapsed, None
+        self.save(modules)
 
     @property
     def checkpoint(self) -> Path:
@@ -45,7 +55,8 @@ class Run:
     @property
     def elapsed(self) -> float:
         """Training seconds including earlier sessions of this run."""
-        return self.seconds + time.monotonic() - self._started
+        running = 0.0 if self._started is None else time.monotonic() - self._started
+        return self.seconds + running
 
     def resume(self, modules: dict[str, Any]) -> bool:
         """Load state into ``modules`` (nets, optimisers, EMA) if a checkpoint exists."""
@@ -56,7 +67,7 @@ class Run:
             module.load_state_dict(state["modules"][key])
         self.step, self.seconds = state["step"], state["seconds"]
         self.extra = state.get("extra", {})
-        self._started = time.monotonic()
+        self._started = None
         return True
 
     def save(self, modules: dict[str, Any]) -> None:
@@ -134,6 +145,7 @@ def fit(
     params = list(net.parameters())
     net.train()
     running: list[float] = []
+    run.start()
     while budget_left(run, minutes, steps):
         progress = min(1.0, max(run.step / steps, run.elapsed / (minutes * 60)))
         for group in opt.param_groups:
@@ -150,4 +162,4 @@ def fit(
             running = []
         if run.step % save_every == 0:
             run.save(modules)
-    run.save(modules)
+    run.finish(modules)

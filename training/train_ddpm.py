@@ -393,6 +393,8 @@ def main(argv: list[str] | None = None) -> None:
     generator = torch.Generator().manual_seed(run.step + 1)
     net.train()
     running: list[float] = []
+    if not args.export_only:
+        run.start()
     while not args.export_only and budget_left(run, args.minutes, args.steps):
         for group in opt.param_groups:
             group["lr"] = args.lr * min(1.0, (run.step + 1) / WARMUP)
@@ -412,7 +414,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.export_only:
         if running:
             run.log(loss=round(float(np.mean(running)), 5))
-        run.save(modules)
+        run.finish(modules)
     print(f"exported {export(ema, run, corpus, args)}")
 
 

@@ -414,6 +414,7 @@ def train(run: Run, config: Config, args: argparse.Namespace, corpus: Corpus) ->
     rng = np.random.default_rng(run.step + 1)
     generator.train()
     logged: dict[str, list[float]] = {"l1": [], "gan": [], "d": []}
+    run.start()
     while budget_left(run, args.minutes, args.steps):
         progress = max(run.step / args.steps, run.elapsed / (args.minutes * 60))
         lr = LR * min(1.0, 2.0 * (1.0 - progress))
@@ -453,7 +454,7 @@ def train(run: Run, config: Config, args: argparse.Namespace, corpus: Corpus) ->
             logged = {k: [] for k in logged}
         if run.step % 200 == 0:
             run.save(modules)
-    run.save(modules)
+    run.finish(modules)
     return generator
 
 

@@ -1,0 +1,58 @@
+"""The training clock: cards report the time spent training, not exporting or measuring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from training import loop
+from training.loop import Run, fit
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """A fake monotonic clock the test moves by hand."""
+    now = [100.0]
+    monkeypatch.setattr(loop.time, "monotonic", lambda: now[0])
+    return now
+
+
+def test_the_clock_runs_only_between_start_and_finish(tmp_path: Path, clock) -> None:
+    net = torch.nn.Linear(2, 1)
+    run = Run("r", root=tmp_path)
+    clock[0] += 50  # building nets, loading the corpus
+    assert run.elapsed == 0
+    run.start()
+    clock[0] += 30
+    assert run.elapsed == 30
+    run.finish({"net": net})
+    clock[0] += 600  # measuring and exporting
+    assert run.elapsed == 30
+
+    again = Run("r", root=tmp_path)
+    assert again.resume({"net": torch.nn.Linear(2, 1)})
+    clock[0] += 40  # an export-only rerun
+    assert again.elapsed == 30
+    again.start()
+    clock[0] += 5
+    assert again.elapsed == 35
+
+
+def test_fit_counts_its_steps_and_stops_its_clock(tmp_path: Path, clock) -> None:
+    net = torch.nn.Linear(2, 1)
+    modules = {"net": net, "opt": torch.optim.Adam(net.parameters(), lr=1e-3)}
+    run = Run("fit", root=tmp_path)
+    x = torch.ones(4, 2)
+
+    def step_loss() -> torch.Tensor:
+        clock[0] += 1.0  # every step takes a second
+        return net(x).pow(2).mean()
+
+    fit(run, modules, step_loss, lr=1e-3, minutes=10, steps=7, log_every=100)
+    assert run.step == 7
+    assert run.elapsed == 7
+    clock[0] += 100
+    assert run.elapsed == 7
+    assert torch.load(run.checkpoint, weights_only=False)["seconds"] == 7
