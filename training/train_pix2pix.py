@@ -1,7 +1,7 @@
 """Train, measure and export the bundled sketch-to-photo generator (``heirloom-sketch``).
 
-    python -m training.train_pix2pix --l1-only --minutes 12   # runs/sketch-l1, the L1-only twin
-    python -m training.train_pix2pix --minutes 30             # runs/sketch, GAN + 100*L1; exports
+    python -m training.train_pix2pix --l1-only --minutes 20   # runs/sketch-l1-resize, L1-only twin
+    python -m training.train_pix2pix --minutes 50             # runs/sketch-resize, GAN; exports
     python -m training.train_pix2pix --export-only            # measure + export the checkpoint
 
 Both runs are resumable (rerun the same line to continue). Train the L1-only twin first,
@@ -14,8 +14,11 @@ engine's own tracer (:func:`engine.pipelines.edges.trace_edges`) at a random det
 level, on random 256 px crops of the training photos, so the model learns exactly the
 drawings the app makes. Differences from the official setup, all for a 2-core CPU:
 
-- a narrow generator (``ngf`` 16: 3.4M parameters instead of 54M) and discriminator
-  (``ndf`` 16), batch 4; 8 down-samplings as unet_256, so sizes are multiples of 256;
+- a narrow, shallower generator (``ngf`` 16, 6 down-samplings: 1.3M parameters instead
+  of 54M, sizes multiples of 64) and discriminator (``ndf`` 16), batch 4;
+- the decoder upsamples by nearest 2x + 3x3 conv, not the official 4x4 stride-2
+  transposed convs, which painted a checkerboard over every photo (``--upsample
+  transpose --num-downs 8`` trains the official shape, which converted checkpoints use);
 - affine instance norm in the generator *during training* (the official net uses batch
   norm at batch 1, which is the same thing); with batch 4 that keeps training and the
   exported graph identical. No dropout, so generation is deterministic;
@@ -56,6 +59,7 @@ L1_WEIGHT = 100.0
 TRAIN_DETAIL = (0.15, 0.85)  # edge maps of every density the detail slider makes
 EVAL_DETAIL = 0.5
 HELDOUT_SEED = 20261128
+GAN_RUN, TWIN_RUN = "sketch-resize", "sketch-l1-resize"  # the runs behind the shipped pack
 
 
 @dataclass(frozen=True)
@@ -64,11 +68,11 @@ class Config:
 
     ngf: int = 16
     ndf: int = 16
-    num_downs: int = 8
+    num_downs: int = 6
     size: int = 256
     batch: int = 4
     l1_only: bool = False
-    upsample: str = "transpose"  # or "resize": see training/nets/pix2pix.py make_up
+    upsample: str = "resize"  # or "transpose": see training/nets/pix2pix.py make_up
 
     @property
     def side(self) -> int:
@@ -462,10 +466,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--run", help="run folder name (default: sketch, or sketch-l1)")
+    parser.add_argument("--run", help="run folder (default: sketch-resize, or sketch-l1-resize)")
     parser.add_argument("--l1-only", action="store_true", help="train the L1-only twin")
-    parser.add_argument("--l1-run", default="sketch-l1", help="the twin's run, for the card")
-    parser.add_argument("--minutes", type=float, default=None, help="default 30 (L1 only: 12)")
+    parser.add_argument("--l1-run", default=TWIN_RUN, help="the twin's run, for the card")
+    parser.add_argument("--minutes", type=float, default=None, help="default 50 (L1 only: 20)")
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=Config.batch)
     parser.add_argument("--size", type=int, default=Config.size, help="training crop side")
@@ -486,11 +490,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.size % 2**args.num_downs:
         parser.error(f"--size must be a multiple of {2**args.num_downs} for {args.num_downs} downs")
     if args.minutes is None:
-        args.minutes = 12.0 if args.l1_only else 30.0
+        args.minutes = 20.0 if args.l1_only else 50.0
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     corpus = load_corpus()
-    name = args.run or ("sketch-l1" if args.l1_only else "sketch")
+    name = args.run or (TWIN_RUN if args.l1_only else GAN_RUN)
     if args.export_only and not (args.runs_dir / name / "checkpoint.pt").exists():
         parser.error(f"nothing to export: {args.runs_dir / name} has no checkpoint.pt")
     run = Run(name, root=args.runs_dir)
