@@ -146,8 +146,8 @@ def _detector():
 
 def tune_strength(model: Restorer, cases: list[Case], detect) -> tuple[float, dict[float, float]]:
     """The engine's blend of the restoration outside the damage: the best mean PSNR on
-    ``cases`` (validation crops: on photos it trained on, the net's global corrections look
-    better than they are). Returns it and the mean PSNR of every strength tried."""
+    ``cases``, validation crops (photos the net never saw, so its global corrections are
+    judged as a user's photo would judge them). Returns it and every strength's mean PSNR."""
     scores = {s: [] for s in STRENGTHS}
     for case in cases:
         mask = _engine_mask(detect(case.degraded) if detect else case.mask)
@@ -261,8 +261,8 @@ def card(run: Run, metrics: dict, corpus) -> str:
                 f"(grown by 2 px) and with weight {metrics['strength']} over the pre-pass "
                 "elsewhere (option global_strength: the best mean PSNR on 32 crops of the "
                 "validation photos, which the net never saw, among 0, 0.125, ..., 1; 0 would "
-                "be the classical result outside the damage; the curve is in the manifest's "
-                "metrics). "
+                "be the classical result outside the damage; the whole curve is in the "
+                "manifest, provenance.validation_psnr_by_strength). "
                 "Its global corrections of fading and colour casts are learned guesses: they "
                 "gain 1-3 dB on most faded or blurred crops and lose on some crops that were "
                 "not faded (a darkened or tinted result), hence the blend.\n\n"
