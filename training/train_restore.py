@@ -163,7 +163,8 @@ def measure(model: Restorer, corpus) -> dict:
     held, tune = heldout_cases(corpus), tuning_cases(corpus)
     hat, _ = tune_hat([(c.degraded @ LUMA, c.mask) for c in tune])
     detect = _detector()
-    strength, curve = tune_strength(model, validation_cases(corpus), detect)
+    validation = validation_cases(corpus)
+    strength, curve = tune_strength(model, validation, detect)
     rows: dict[str, list[tuple[float, float]]] = {
         k: [] for k in ("input", "classical", "ours_true", "ours_raw", "ours_detected")
     }
@@ -200,6 +201,7 @@ def measure(model: Restorer, corpus) -> dict:
     return {
         "cases": len(held),
         "strength": strength,
+        "validation_cases": len(validation),
         "validation_psnr_by_strength": curve,
         "detector": "heirloom-scratch" if detect else "true mask (no detector pack yet)",
         "means": means,
@@ -259,9 +261,10 @@ def card(run: Run, metrics: dict, corpus) -> str:
                 "(gray prints compared in gray):\n\n"
                 f"{table}\n\nThe engine takes the network's output fully inside the damage "
                 f"(grown by 2 px) and with weight {metrics['strength']} over the pre-pass "
-                "elsewhere (option global_strength: the best mean PSNR on 32 crops of the "
-                "validation photos, which the net never saw, among 0, 0.125, ..., 1; 0 would "
-                "be the classical result outside the damage; the whole curve is in the "
+                "elsewhere (option global_strength: the best mean PSNR on "
+                f"{metrics['validation_cases']} crops of the validation photos, which the net "
+                "never saw, among 0, 0.125, ..., 1; 0 would be the classical result outside "
+                "the damage; the whole curve is in the "
                 "manifest, provenance.validation_psnr_by_strength). "
                 "Its global corrections of fading and colour casts are learned guesses: they "
                 "gain 1-3 dB on most faded or blurred crops and lose on some crops that were "

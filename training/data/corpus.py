@@ -240,20 +240,23 @@ class Corpus:
     root: Path
     records: tuple[PhotoRecord, ...]
 
+    def split(self, name: str) -> list[Path]:
+        """Paths of the photos of split ``name`` ("train", "validation", "heldout"),
+        in index order."""
+        return [self.root / r.file for r in self.records if r.split == name]
+
     @property
     def train(self) -> list[Path]:
-        """Paths of the training photos, in index order."""
-        return [self.root / r.file for r in self.records if r.split == "train"]
+        return self.split("train")
 
     @property
     def validation(self) -> list[Path]:
-        """Paths of the validation photos (never trained on, only tuned on), in index order."""
-        return [self.root / r.file for r in self.records if r.split == "validation"]
+        """Never trained on, only tuned on."""
+        return self.split("validation")
 
     @property
     def heldout(self) -> list[Path]:
-        """Paths of the held-out photos, in index order."""
-        return [self.root / r.file for r in self.records if r.split == "heldout"]
+        return self.split("heldout")
 
     def path(self, name: str) -> Path:
         """Path of the photo called ``name``; KeyError if it is not in the corpus."""
