@@ -34,7 +34,7 @@ from training.data.corpus import load_corpus
 from training.data.degrade import degrade
 from training.data.patches import PatchSampler
 from training.export import export_pack, render_card
-from training.loop import Run, fit, trainer_arguments
+from training.loop import Run, fit, trainer_arguments, trainer_batches
 from training.nets.unet import UNet
 from training.showcase import save_grid
 
@@ -45,9 +45,12 @@ LR = 3e-4
 STRENGTHS = tuple(np.round(np.linspace(0.0, 1.0, 9), 3))
 
 
-def make_net() -> UNet:
+BASE = 24  # the shipped width; --base trains another (recorded in the run)
+
+
+def make_net(base: int = BASE) -> UNet:
     """Input channels: pre-pass RGB (the residual base), aged RGB, mask."""
-    net = UNet(in_ch=7, out_ch=3, base=24, levels=4, residual=True)
+    net = UNet(in_ch=7, out_ch=3, base=base, levels=4, residual=True)
     nn.init.zeros_(net.head.weight)
     nn.init.zeros_(net.head.bias)
     return net
@@ -210,7 +213,7 @@ def measure(model: Restorer, corpus) -> dict:
     }
 
 
-def card(run: Run, metrics: dict, corpus) -> str:
+def card(run: Run, metrics: dict, corpus, base: int) -> str:
     m = metrics["means"]
     names = {
         "input": "degraded input (no restoration)",
@@ -226,7 +229,7 @@ def card(run: Run, metrics: dict, corpus) -> str:
         ["| held-out crops | PSNR (dB) | SSIM |", "| --- | --- | --- |"]
         + [f"| {names[k]} | {m[k]['psnr']:.2f} | {m[k]['ssim']:.3f} |" for k in names]
     )
-    params = sum(p.numel() for p in make_net().parameters())
+    params = sum(p.numel() for p in make_net(base).parameters())
     return render_card(
         "heirloom-restore: old-photo restoration",
         {
@@ -236,8 +239,9 @@ def card(run: Run, metrics: dict, corpus) -> str:
                 "(Telea fill of the mask, then colour non-local means; the engine computes it "
                 "per tile, engine/pipelines/prepass.py); the output is the pre-pass plus a "
                 "learned correction (last layer initialised to zero, so training starts from "
-                "the classical result). 4 anti-aliased downsamplings, widths 24-192, no "
-                f"normalisation layers (tiled output matches whole-image output), {params:,} "
+                "the classical result). 4 anti-aliased downsamplings, widths "
+                f"{base}-{8 * base}, no normalisation layers (tiled output matches whole-image "
+                f"output), {params:,} "
                 "parameters. A small CPU stand-in for BOPBTL's VAE + mask-aware mapping; "
                 "converted official packs use the same engine stage."
             ),
@@ -277,7 +281,8 @@ def card(run: Run, metrics: dict, corpus) -> str:
 
 
 def export(model: Restorer, run: Run, corpus, folder: Path) -> None:
-    model.eval()
+    model.cpu().eval()
+    base = run.extra.get("base", BASE)
     metrics = measure(model, corpus)
     manifest = Manifest(
         name="heirloom-restore",
@@ -306,7 +311,9 @@ def export(model: Restorer, run: Run, corpus, folder: Path) -> None:
                 str(k): v for k, v in metrics["validation_psnr_by_strength"].items()
             },
         },
-        architecture="UNet(in=prepass+image+mask, out=3, base=24, levels=4, residual on prepass)",
+        architecture=(
+            f"UNet(in=prepass+image+mask, out=3, base={base}, levels=4, residual on prepass)"
+        ),
     )
     rng = np.random.default_rng(0)
     parity = [
@@ -325,7 +332,7 @@ def export(model: Restorer, run: Run, corpus, folder: Path) -> None:
         model,
         folder,
         manifest,
-        card(run, metrics, corpus),
+        card(run, metrics, corpus, base),
         example={
             "image": torch.rand(1, 3, 64, 64),
             "mask": torch.zeros(1, 1, 64, 64),
@@ -349,25 +356,30 @@ def export(model: Restorer, run: Run, corpus, folder: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = trainer_arguments(__doc__, "restore-prepass", 60, 8000, PACK_DIR).parse_args(argv)
+    parser = trainer_arguments(__doc__, "restore-prepass", 60, 8000, PACK_DIR)
+    parser.add_argument("--base", type=int, default=BASE, help="U-Net width (new runs only)")
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     corpus = load_corpus()
-    model = Restorer(make_net())
-    modules = {"net": model, "opt": torch.optim.Adam(model.parameters(), lr=LR)}
     run = Run(args.run)
+    base = int(run.saved_extra().get("base", args.base))
+    model = Restorer(make_net(base))
+    modules = {"net": model, "opt": torch.optim.Adam(model.parameters(), lr=LR)}
     if run.resume(modules):
-        print(f"resumed {run.dir} at step {run.step}")
-    sampler = PatchSampler(list(corpus.train), size=args.size, scale=(0.35, 1.0), seed=run.step)
-    rng = np.random.default_rng(run.step + 1)
-
-    def step_loss() -> torch.Tensor:
-        image, mask, target, damage, prepass = batch(sampler, rng, args.batch)
-        return loss_fn(model.net(torch.cat([prepass, image, mask], 1)), target, damage)
-
+        print(f"resumed {run.dir} at step {run.step} (width {base})")
+    run.extra["base"] = base
     if not args.export_only:
+        batches = trainer_batches(batch, list(corpus.train), args, seed=run.step)
+        model.to(args.device)
+
+        def step_loss() -> torch.Tensor:
+            image, mask, target, damage, prepass = next(batches)
+            return loss_fn(model.net(torch.cat([prepass, image, mask], 1)), target, damage)
+
         fit(run, modules, step_loss, lr=LR, minutes=args.minutes, steps=args.steps)
-    export(model, run, corpus, args.out)
+    if not args.train_only:
+        export(model, run, corpus, args.out)
 
 
 if __name__ == "__main__":

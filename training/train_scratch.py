@@ -27,7 +27,7 @@ from training.data.corpus import load_corpus
 from training.data.degrade import degrade
 from training.data.patches import PatchSampler
 from training.export import export_pack, render_card
-from training.loop import Run, fit, trainer_arguments
+from training.loop import Run, fit, trainer_arguments, trainer_batches
 from training.nets.unet import UNet
 from training.showcase import save_grid
 
@@ -53,7 +53,8 @@ def batch(sampler: PatchSampler, rng: np.random.Generator, size: int) -> tuple[t
 
 def loss_fn(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Weighted BCE (damage is a few percent of pixels) plus soft Dice for thin lines."""
-    bce = F.binary_cross_entropy_with_logits(logits, mask, pos_weight=torch.tensor(4.0))
+    weight = torch.tensor(4.0, device=logits.device)
+    bce = F.binary_cross_entropy_with_logits(logits, mask, pos_weight=weight)
     prob = torch.sigmoid(logits)
     dice = 1 - (2 * (prob * mask).sum() + 1) / (prob.sum() + mask.sum() + 1)
     return bce + dice
@@ -228,16 +229,17 @@ def main(argv: list[str] | None = None) -> None:
     run = Run(args.run)
     if run.resume(modules):
         print(f"resumed {run.dir} at step {run.step}")
-    sampler = PatchSampler(list(corpus.train), size=args.size, scale=(0.35, 1.0), seed=run.step)
-    rng = np.random.default_rng(run.step + 1)
-
-    def step_loss() -> torch.Tensor:
-        gray, mask = batch(sampler, rng, args.batch)
-        return loss_fn(net(gray), mask)
-
     if not args.export_only:
+        batches = trainer_batches(batch, list(corpus.train), args, seed=run.step)
+        net.to(args.device)
+
+        def step_loss() -> torch.Tensor:
+            gray, mask = next(batches)
+            return loss_fn(net(gray), mask)
+
         fit(run, modules, step_loss, lr=LR, minutes=args.minutes, steps=args.steps)
-    export(net, run, corpus, args.out)
+    if not args.train_only:
+        export(net.cpu(), run, corpus, args.out)
 
 
 if __name__ == "__main__":
