@@ -107,6 +107,32 @@ class Run:
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
+def record_setup(run: Run, args: argparse.Namespace) -> None:
+    """Keep what a model card must state about how the net was trained (the latest
+    session's batch, reuse and machine) with the run, so an export elsewhere reports it."""
+    if args.device.startswith("cuda"):
+        machine = (
+            f"one {torch.cuda.get_device_name(args.device)} GPU, batches made by "
+            f"{args.workers} worker processes of a {os.cpu_count()}-core CPU"
+        )
+    else:
+        machine = f"a {os.cpu_count()}-core CPU (no GPU)"
+    run.extra.update(batch=args.batch, reuse=args.reuse, hardware=machine)
+
+
+def setup_summary(run: Run) -> str:
+    """ "N steps of batch B ..., M minutes on MACHINE" for a card (runs from before
+    :func:`record_setup` were all batch 8 on this 2-core CPU)."""
+    extra = run.extra
+    reuse = extra.get("reuse", 1)
+    again = f" (each batch used {reuse} times, flipped or transposed)" if reuse > 1 else ""
+    machine = extra.get("hardware", "a 2-core CPU (no GPU)")
+    return (
+        f"{run.step} steps of batch {extra.get('batch', 8)}{again}, "
+        f"{run.elapsed / 60:.0f} minutes on {machine}"
+    )
+
+
 def budget_left(run: Run, minutes: float, steps: int) -> bool:
     """True while both the step count and the wall-clock budget allow another step."""
     return run.step < steps and run.elapsed < minutes * 60

@@ -34,7 +34,7 @@ from training.data.corpus import load_corpus
 from training.data.degrade import degrade
 from training.data.patches import PatchSampler
 from training.export import export_pack, render_card
-from training.loop import Run, fit, trainer_arguments, trainer_batches
+from training.loop import Run, fit, record_setup, setup_summary, trainer_arguments, trainer_batches
 from training.nets.unet import UNet
 from training.showcase import save_grid
 
@@ -256,9 +256,8 @@ def card(run: Run, metrics: dict, corpus, base: int) -> str:
                 "missing, so it tolerates detector errors."
             ),
             "Training": (
-                f"{run.step} steps of batch 8, Adam (lr {LR:g}, cosine decay, "
-                "gradient norm clipped at 1), L1 with 3x weight "
-                f"inside the damage, {run.elapsed / 60:.0f} minutes on a 2-core CPU (no GPU)."
+                f"{setup_summary(run)}; Adam (lr {LR:g}, cosine decay, "
+                "gradient norm clipped at 1), L1 with 3x weight inside the damage."
             ),
             "Metrics": (
                 f"Means over {metrics['cases']} held-out 256 px crops with synthetic damage "
@@ -305,7 +304,7 @@ def export(model: Restorer, run: Run, corpus, folder: Path) -> None:
             "trainer": "training/train_restore.py",
             "steps": run.step,
             "minutes": round(run.elapsed / 60, 1),
-            "hardware": "2-core CPU",
+            "hardware": run.extra.get("hardware", "a 2-core CPU (no GPU)"),
             "metrics": metrics["means"],
             "validation_psnr_by_strength": {
                 str(k): v for k, v in metrics["validation_psnr_by_strength"].items()
@@ -377,6 +376,7 @@ def main(argv: list[str] | None = None) -> None:
             image, mask, target, damage, prepass = next(batches)
             return loss_fn(model.net(torch.cat([prepass, image, mask], 1)), target, damage)
 
+        record_setup(run, args)
         fit(run, modules, step_loss, lr=LR, minutes=args.minutes, steps=args.steps)
     if not args.train_only:
         export(model, run, corpus, args.out)

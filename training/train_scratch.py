@@ -27,7 +27,7 @@ from training.data.corpus import load_corpus
 from training.data.degrade import degrade
 from training.data.patches import PatchSampler
 from training.export import export_pack, render_card
-from training.loop import Run, fit, trainer_arguments, trainer_batches
+from training.loop import Run, fit, record_setup, setup_summary, trainer_arguments, trainer_batches
 from training.nets.unet import UNet
 from training.showcase import save_grid
 
@@ -145,9 +145,8 @@ def card(run: Run, metrics: dict, corpus) -> str:
                 f"({len(corpus.heldout)}) are never trained or tuned on."
             ),
             "Training": (
-                f"{run.step} steps of batch 8, Adam (lr {LR:g}, cosine decay, "
-                "gradient norm clipped at 1), weighted BCE + "
-                f"soft Dice, {run.elapsed / 60:.0f} minutes on a 2-core CPU (no GPU). The "
+                f"{setup_summary(run)}; Adam (lr {LR:g}, cosine decay, "
+                "gradient norm clipped at 1), weighted BCE + soft Dice. The "
                 "threshold and the baseline's kernel and threshold were tuned on training crops."
             ),
             "Metrics": (
@@ -187,7 +186,7 @@ def export(net: nn.Module, run: Run, corpus, folder: Path) -> None:
             "trainer": "training/train_scratch.py",
             "steps": run.step,
             "minutes": round(run.elapsed / 60, 1),
-            "hardware": "2-core CPU",
+            "hardware": run.extra.get("hardware", "a 2-core CPU (no GPU)"),
             "metrics": {
                 "heldout": metrics["ours"],
                 "baseline": metrics["baseline"],
@@ -237,6 +236,7 @@ def main(argv: list[str] | None = None) -> None:
             gray, mask = next(batches)
             return loss_fn(net(gray), mask)
 
+        record_setup(run, args)
         fit(run, modules, step_loss, lr=LR, minutes=args.minutes, steps=args.steps)
     if not args.train_only:
         export(net.cpu(), run, corpus, args.out)

@@ -110,3 +110,16 @@ def test_a_run_remembers_what_its_net_was_built_with(tmp_path: Path) -> None:
     run.extra["base"] = 32
     run.save({"net": torch.nn.Linear(2, 1)})
     assert Run("wide", root=tmp_path).saved_extra() == {"base": 32}
+
+
+def test_the_card_line_says_how_and_where_a_run_was_trained(tmp_path: Path) -> None:
+    run = Run("old", root=tmp_path, step=5500, seconds=3840.0)
+    assert run.extra == {}
+    assert loop.setup_summary(run) == "5500 steps of batch 8, 64 minutes on a 2-core CPU (no GPU)"
+    args = loop.trainer_arguments("", "x", 1, 1, tmp_path).parse_args(
+        ["--batch", "16", "--reuse", "2"]
+    )
+    loop.record_setup(run, args)
+    line = loop.setup_summary(run)
+    assert line.startswith("5500 steps of batch 16 (each batch used 2 times")
+    assert "CPU (no GPU)" in line
