@@ -224,7 +224,14 @@ def batch_stream(
     if workers == 0:
         return iter(dataset)
     loader = DataLoader(
-        dataset, batch_size=None, num_workers=workers, prefetch_factor=4, persistent_workers=True
+        dataset,
+        batch_size=None,
+        num_workers=workers,
+        prefetch_factor=4,
+        persistent_workers=True,
+        # fresh interpreters: a fork inherits thread pools (OpenMP, OpenCV) whose locks
+        # another thread may hold, and the worker hangs at its first parallel call
+        multiprocessing_context="spawn",
     )
     return iter(loader)
 
