@@ -147,19 +147,24 @@ def _detector():
     return detect
 
 
-def tune_strength(model: Restorer, cases: list[Case], detect) -> tuple[float, dict[float, float]]:
-    """The engine's blend of the restoration outside the damage: the best mean PSNR on
-    ``cases``, validation crops (photos the net never saw, so its global corrections are
-    judged as a user's photo would judge them). Returns it and every strength's mean PSNR."""
-    scores = {s: [] for s in STRENGTHS}
+def tune_blend(model: Restorer, cases: list[Case], detect) -> tuple[float, float, dict[str, float]]:
+    """The engine's blend outside the damage (tone weight ``strength``, local-detail weight
+    ``detail``; engine/pipelines/restore.py blend_restoration): the pair with the best mean
+    PSNR on ``cases``, validation crops (photos the net never saw, so its corrections are
+    judged as a user's photo would judge them). Returns the pair and every pair's mean PSNR,
+    keyed "strength/detail" (detail == strength is the plain blend)."""
+    pairs = [(s, d) for s in STRENGTHS for d in STRENGTHS]
+    scores: dict[tuple[float, float], list[float]] = {pair: [] for pair in pairs}
     for case in cases:
         mask = _engine_mask(detect(case.degraded) if detect else case.mask)
         restored, base = _restore(model, case.degraded, mask)
-        for strength in STRENGTHS:
-            out = blend_restoration(base, restored, mask, strength)
-            scores[strength].append(psnr(_as_target_space(case, out), case.target))
-    curve = {float(s): round(float(np.mean(v)), 3) for s, v in scores.items()}
-    return max(curve, key=curve.get), curve
+        for strength, detail in pairs:
+            out = blend_restoration(base, restored, mask, strength, detail)
+            scores[strength, detail].append(psnr(_as_target_space(case, out), case.target))
+    means = {pair: round(float(np.mean(v)), 3) for pair, v in scores.items()}
+    strength, detail = max(means, key=means.get)
+    curve = {f"{s:g}/{d:g}": v for (s, d), v in means.items()}
+    return float(strength), float(detail), curve
 
 
 def measure(model: Restorer, corpus) -> dict:
@@ -167,7 +172,7 @@ def measure(model: Restorer, corpus) -> dict:
     hat, _ = tune_hat([(c.degraded @ LUMA, c.mask) for c in tune])
     detect = _detector()
     validation = validation_cases(corpus)
-    strength, curve = tune_strength(model, validation, detect)
+    strength, detail, curve = tune_blend(model, validation, detect)
     rows: dict[str, list[tuple[float, float]]] = {
         k: [] for k in ("input", "classical", "ours_true", "ours_raw", "ours_detected")
     }
@@ -178,11 +183,11 @@ def measure(model: Restorer, corpus) -> dict:
         classical = _as_target_space(case, classical_restore(case.degraded, base_mask))
         true_mask = _engine_mask(case.mask)
         raw_true, base_true = _restore(model, case.degraded, true_mask)
-        ours_true = blend_restoration(base_true, raw_true, true_mask, strength)
+        ours_true = blend_restoration(base_true, raw_true, true_mask, strength, detail)
         start = time.perf_counter()
         detected = _engine_mask(detect(case.degraded) if detect else case.mask)
         raw, base = _restore(model, case.degraded, detected)
-        ours = _as_target_space(case, blend_restoration(base, raw, detected, strength))
+        ours = _as_target_space(case, blend_restoration(base, raw, detected, strength, detail))
         seconds += time.perf_counter() - start
         for key, image in (
             ("input", _as_target_space(case, case.degraded)),
@@ -204,8 +209,9 @@ def measure(model: Restorer, corpus) -> dict:
     return {
         "cases": len(held),
         "strength": strength,
+        "detail": detail,
         "validation_cases": len(validation),
-        "validation_psnr_by_strength": curve,
+        "validation_psnr_by_blend": curve,
         "detector": "heirloom-scratch" if detect else "true mask (no detector pack yet)",
         "means": means,
         "ms_per_256px_crop": round(1000 * seconds / len(held), 1),
@@ -215,14 +221,14 @@ def measure(model: Restorer, corpus) -> dict:
 
 def card(run: Run, metrics: dict, corpus, base: int) -> str:
     m = metrics["means"]
+    blend = f"tone {metrics['strength']:g}, detail {metrics['detail']:g}"
     names = {
         "input": "degraded input (no restoration)",
         "classical": "classical: black-hat mask -> Telea -> non-local means",
-        "ours_true": f"heirloom-restore, true mask, strength {metrics['strength']}",
+        "ours_true": f"heirloom-restore, true mask, {blend}",
         "ours_raw": "heirloom-restore network output alone (strength 1), detected mask",
         "ours_detected": (
-            f"**heirloom-restore as the engine runs it** (mask from {metrics['detector']}, "
-            f"strength {metrics['strength']})"
+            f"**heirloom-restore as the engine runs it** (mask from {metrics['detector']}, {blend})"
         ),
     }
     table = "\n".join(
@@ -263,15 +269,20 @@ def card(run: Run, metrics: dict, corpus, base: int) -> str:
                 f"Means over {metrics['cases']} held-out 256 px crops with synthetic damage "
                 "(gray prints compared in gray):\n\n"
                 f"{table}\n\nThe engine takes the network's output fully inside the damage "
-                f"(grown by 2 px) and with weight {metrics['strength']} over the pre-pass "
-                "elsewhere (option global_strength: the best mean PSNR on "
-                f"{metrics['validation_cases']} crops of the validation photos, which the net "
-                "never saw, among 0, 0.125, ..., 1; 0 would be the classical result outside "
-                "the damage; the whole curve is in the "
-                "manifest, provenance.validation_psnr_by_strength). "
-                "Its global corrections of fading and colour casts are learned guesses: they "
-                "gain 1-3 dB on most faded or blurred crops and lose on some crops that were "
-                "not faded (a darkened or tinted result), hence the blend.\n\n"
+                "(grown by 2 px). Elsewhere it keeps the pre-pass and adds the network's "
+                "correction in two parts: a per-channel gain and offset fitted to it over the "
+                f"whole photo (tone and colour), with weight {metrics['strength']:g} (option "
+                "global_strength), and what that tone map leaves (local detail), with weight "
+                f"{metrics['detail']:g} (option detail_strength). Both weights are the best "
+                f"mean PSNR on {metrics['validation_cases']} crops of the validation photos, "
+                "which the net never saw, among 0, 0.125, ..., 1 each (0/0 would be the "
+                "classical result outside the damage; the whole grid is in the manifest, "
+                "provenance.validation_psnr_by_blend). "
+                "The network's corrections of fading and colour casts are learned guesses: "
+                "they gain 1-5 dB on most faded or blurred crops and lose on some crops that "
+                "were not faded (a darkened or tinted result). One tone map per photo, "
+                "summing the network's patch-by-patch guesses, loses less on those than the "
+                "guesses themselves.\n\n"
                 "examples.jpg: degraded | ours (as the engine runs it) | classical | clean."
             ),
             "Licence": "MIT (weights trained by the Heirloom authors).",
@@ -297,8 +308,14 @@ def export(model: Restorer, run: Run, corpus, folder: Path) -> None:
         sha256="",
         licence="MIT",
         size_rule=SizeRule(multiple_of=16, min=16),
-        tiling=Tiling(allowed=True, overlap=64, bytes_per_pixel=2400),
-        options={"mask_dilate": 1, "face_pass": True, "global_strength": metrics["strength"]},
+        # peak memory of onnxruntime per tile pixel grows with the width (2400 at 24)
+        tiling=Tiling(allowed=True, overlap=64, bytes_per_pixel=100 * base),
+        options={
+            "mask_dilate": 1,
+            "face_pass": True,
+            "global_strength": metrics["strength"],
+            "detail_strength": metrics["detail"],
+        },
         provenance={
             "source": "trained-here",
             "trainer": "training/train_restore.py",
@@ -306,9 +323,7 @@ def export(model: Restorer, run: Run, corpus, folder: Path) -> None:
             "minutes": round(run.elapsed / 60, 1),
             "hardware": run.extra.get("hardware", "a 2-core CPU (no GPU)"),
             "metrics": metrics["means"],
-            "validation_psnr_by_strength": {
-                str(k): v for k, v in metrics["validation_psnr_by_strength"].items()
-            },
+            "validation_psnr_by_blend": metrics["validation_psnr_by_blend"],
         },
         architecture=(
             f"UNet(in=prepass+image+mask, out=3, base={base}, levels=4, residual on prepass)"

@@ -10,7 +10,13 @@ from engine.images import load_image
 from engine.jobs import Emitter, Preview, Progress
 from engine.models import BUNDLED_DIR, Registry, TensorSpec, Tiling, write_pack
 from engine.pipelines.prepass import fill_and_denoise
-from engine.pipelines.restore import RestoreOptions, detect_scratches, restore_photo
+from engine.pipelines.restore import (
+    RestoreOptions,
+    blend_restoration,
+    detect_scratches,
+    fit_tone,
+    restore_photo,
+)
 from graphs import build_blur_restorer, build_prepass_restorer, restore_packs, tiny_manifest
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
@@ -172,3 +178,67 @@ def test_a_pack_asking_for_the_prepass_gets_the_classical_fill_per_tile(tmp_path
         damaged, RestoreOptions(mask=mask, faces=False, strength=1.0, tile=128), registry=registry
     ).images["restored"]
     assert np.abs(whole - tiled).max() < 1.5 / 255  # both filters are local: no seams
+
+
+def test_fit_tone_recovers_a_photo_wide_gain_and_offset(photo):
+    gain, offset = np.array([0.8, 0.9, 1.1], np.float32), np.array([0.05, -0.02, 0.0], np.float32)
+    keep = np.ones(photo.shape[:2], bool)
+    keep[100:110] = False  # damaged rows do not vote
+    restored = photo * gain + offset
+    restored[100:110] = 0.0
+    got_gain, got_offset = fit_tone(photo, restored, keep)
+    assert np.allclose(got_gain, gain, atol=1e-4) and np.allclose(got_offset, offset, atol=1e-4)
+    flat = np.full_like(photo, 0.5)  # no spread to fit a gain on: the identity
+    assert np.allclose(fit_tone(flat, flat + 0.1, keep)[0], 1.0)
+
+
+def test_the_tone_blend_takes_the_photo_wide_tone_and_weighs_the_detail_apart(photo):
+    mask = np.zeros(photo.shape[:2], bool)
+    mask[150:153, 20:300] = True
+    rng = np.random.default_rng(0)
+    tone = photo * np.float32(0.85) + np.float32(0.06)
+    texture = rng.normal(0, 0.02, photo.shape).astype(np.float32)
+    restored = np.clip(tone + texture, 0, 1)
+    grown = np.zeros_like(mask)
+    grown[148:155, 18:302] = True  # DAMAGE_GROW (2 px) around the mask
+    tone_only = blend_restoration(photo, restored, mask, strength=1.0, detail=0.0)
+    assert np.array_equal(tone_only[grown], restored[grown])  # damage: the restoration
+    assert np.abs(tone_only - tone)[~grown].max() < 0.01  # elsewhere its tone, no texture
+    nothing = blend_restoration(photo, restored, mask, strength=0.0, detail=0.0)
+    assert np.array_equal(nothing[~grown], photo[~grown])
+    plain = blend_restoration(photo, restored, mask, strength=0.5)
+    same = blend_restoration(photo, restored, mask, strength=0.5, detail=0.5)
+    assert np.array_equal(plain, same)
+    half_detail = blend_restoration(photo, restored, mask, strength=1.0, detail=0.5)
+    assert np.allclose(
+        half_detail[~grown], (tone_only + np.clip(restored, 0, 1))[~grown] / 2, atol=0.01
+    )
+
+
+def test_a_pack_with_detail_strength_blends_by_tone_and_the_user_can_turn_it_off(tmp_path, photo):
+    models = tmp_path / "models"
+    write_pack(
+        models / "blur",
+        build_blur_restorer(tmp_path / "blur.onnx"),
+        tiny_manifest(
+            "blur",
+            task="restore",
+            inputs=(TensorSpec("image", "NCHW", 3), TensorSpec("mask", "NCHW", 1)),
+            outputs=(TensorSpec("restored", "NCHW", 3),),
+            tiling=Tiling(True, 8, 64),
+            options={"global_strength": 1.0, "detail_strength": 0.0},
+        ),
+        "# blur\n",
+    )
+    registry = Registry(tmp_path / "no-bundled", models)
+    options = RestoreOptions(scratches="off", faces=False, restorer="blur")
+    out = restore_photo(photo, options, registry=registry).images["restored"]
+    # outside the damage: one gain and offset per channel of the photo, none of the blur
+    for c in range(3):
+        fitted = np.polyval(
+            np.polyfit(photo[..., c].ravel(), out[..., c].ravel(), 1), photo[..., c]
+        )
+        assert np.abs(out[..., c] - fitted).max() < 1e-4
+    assert np.abs(out - photo).max() > 1e-3  # the tone did move
+    off = RestoreOptions(scratches="off", faces=False, restorer="blur", strength=0.0)
+    assert np.array_equal(restore_photo(photo, off, registry=registry).images["restored"], photo)
