@@ -45,6 +45,7 @@ from engine.pipelines.schedule import (
     repaint_merge,
     strided_timesteps,
 )
+from engine.pipelines.texture import borrow_texture
 from engine.runtime import Device, Session, open_session
 
 TASK = "ddpm-eps"
@@ -596,6 +597,9 @@ def inpaint(
     averaged: one draw is a plausible texture, the mean of several estimates what was
     really there: on held-out photos 4 draws fill brush holes about 1 dB closer to the
     truth than one (the model card has the figures). ``draws=1`` keeps the grain.
+    A hole too deep for windows (:func:`_hole_box`) is planned in one shrunk window,
+    refined at full size, then given fine texture borrowed from around it
+    (:mod:`engine.pipelines.texture`): the model draws its colours, not its gravel.
 
     Returns ``images["image"]``, equal to ``image`` outside the mask bit for bit.
     Previews show the whole photo with the current x0 guesses in the windows at work.
@@ -659,6 +663,8 @@ def inpaint(
             draws=options.draws,
         )
         windows += 1
+        # the model draws colour, not gravel: fine detail comes from around the hole
+        changed[box] = borrow_texture(arrays.rgb(pixels)[box], changed[box], region[box], rng)
     info = _info(
         model,
         seed,
