@@ -27,10 +27,22 @@ from engine.errors import Cancelled, HeirloomError
 
 
 @dataclass(frozen=True)
+class StepCount:
+    """Where a step-by-step job is, as a person counts: step of the current part
+    (a batch of windows), and which part of how many."""
+
+    step: int
+    steps: int
+    part: int = 1
+    parts: int = 1
+
+
+@dataclass(frozen=True)
 class Progress:
     fraction: float  # 0..1 over the whole job
     stage: str
     message: str = ""
+    count: StepCount | None = None  # for jobs counted in model steps (diffusion)
 
 
 @dataclass(frozen=True)
@@ -74,8 +86,10 @@ class Emitter:
         self._last_preview = -float("inf")
         self.previews_sent = 0
 
-    def progress(self, fraction: float, stage: str, message: str = "") -> None:
-        self._sink(Progress(min(1.0, max(0.0, float(fraction))), stage, message))
+    def progress(
+        self, fraction: float, stage: str, message: str = "", count: StepCount | None = None
+    ) -> None:
+        self._sink(Progress(min(1.0, max(0.0, float(fraction))), stage, message, count))
 
     def wants_preview(self, step: int, total: int) -> bool:
         return step >= total or time.monotonic() - self._last_preview >= self._interval

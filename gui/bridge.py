@@ -30,6 +30,7 @@ class EngineBridge(QObject):
     """Runs engine jobs on the runner's thread; re-emits their events as signals."""
 
     progress = Signal(float, str)  # fraction 0..1, "stage: message"
+    steps = Signal(str, object)  # stage, engine.jobs.StepCount: for jobs counted in steps
     preview = Signal(QImage, int, int)  # image, step, total
     finished = Signal(object)  # engine.jobs.Result
     failed = Signal(str, str)  # sentence for the user, details (traceback or "")
@@ -98,6 +99,8 @@ class EngineBridge(QObject):
         elif isinstance(payload, Progress):
             text = f"{payload.stage}: {payload.message}" if payload.message else payload.stage
             self.progress.emit(payload.fraction, text)
+            if payload.count is not None:
+                self.steps.emit(payload.stage, payload.count)
         else:
             self._active = None
             if isinstance(payload, Result):

@@ -33,7 +33,7 @@ import numpy as np
 from engine import arrays
 from engine.cancel import NEVER, CancelToken
 from engine.errors import HeirloomError, PackError
-from engine.jobs import Emitter, Result, silent
+from engine.jobs import Emitter, Result, StepCount, silent
 from engine.models import ModelPack, Registry
 from engine.pipelines.schedule import (
     Schedule,
@@ -192,10 +192,11 @@ class _Ticker:
     def after_call(self, make_preview: Callable[[], np.ndarray]) -> None:
         self.done += 1
         part, step = divmod(self.done - 1, self.calls)
-        message = f"step {step + 1}/{self.calls}"
-        if self.parts > 1:
-            message += f" of part {part + 1}/{self.parts}"
-        self.emit.progress(self.done / self.total, self.stage, message)
+        count = StepCount(step + 1, self.calls, part + 1, self.parts)
+        message = f"step {count.step}/{count.steps}"
+        if count.parts > 1:
+            message += f" of part {count.part}/{count.parts}"
+        self.emit.progress(self.done / self.total, self.stage, message, count)
         self.emit.preview(make_preview, self.done, self.total)
 
 

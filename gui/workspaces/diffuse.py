@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from engine import arrays
 from engine.cancel import CancelToken
 from engine.images import ImageMeta, LoadedImage
-from engine.jobs import Emitter, Result
+from engine.jobs import Emitter, Result, StepCount
 from engine.pipelines.diffusion import (
     EditOptions,
     GenerateOptions,
@@ -101,7 +101,7 @@ class DiffuseWorkspace(Workspace):
         form.addRow(run_row)
         self.counter = QLabel("")
         self.counter.setObjectName("stepCounter")
-        context.bridge.progress.connect(self._if_mine(self.on_progress))
+        context.bridge.steps.connect(self._if_mine(self.on_steps))
         form.addRow(self.counter)
 
         self.brush = BrushBox(context.canvas, "Brush")
@@ -244,13 +244,14 @@ class DiffuseWorkspace(Workspace):
         self.last_preview = image
         self.context.canvas.show_preview(image)
 
-    def on_progress(self, fraction: float, text: str) -> None:
-        """Show "Step 7/45 of part 2/4" from "inpainting: step 7/45 of part 2/4": the
-        steps of the windows at work, not the model calls of the whole job."""
-        stage, _, message = text.partition(": ")
-        if message.startswith("step "):
-            self.counter.setText(message[0].upper() + message[1:])
-            self.status.setText(stage[0].upper() + stage[1:] + "…")
+    def on_steps(self, stage: str, count: StepCount) -> None:
+        """Show "Step 7/45 of part 2/4": the steps of the windows at work, not the model
+        calls of the whole job."""
+        text = f"Step {count.step}/{count.steps}"
+        if count.parts > 1:
+            text += f" of part {count.part}/{count.parts}"
+        self.counter.setText(text)
+        self.status.setText(stage[0].upper() + stage[1:] + "…")
 
     def _show(self, pixels: np.ndarray, text: str) -> None:
         document = self.context.document

@@ -10,7 +10,7 @@ import pytest
 from diffusion_graphs import SIZE, eps_pack, target_image
 from engine.cancel import CancelToken
 from engine.errors import Cancelled, HeirloomError
-from engine.jobs import Emitter, Preview, Progress
+from engine.jobs import Emitter, Preview, Progress, StepCount
 from engine.models import Registry
 from engine.pipelines import diffusion
 from engine.pipelines.diffusion import EditOptions, GenerateOptions, InpaintOptions
@@ -140,9 +140,10 @@ def test_inpaint_on_a_larger_photo_runs_only_windows_with_holes(registry) -> Non
     levels = repaint_levels(6, 2, 2)
     per_part = sum(1 for a, b in zip(levels, levels[1:], strict=False) if b < a)  # model calls
     parts = sum(-(-len(wave) // (16 // options.draws)) for wave in windows)
-    last = [e for e in events if isinstance(e, Progress)][-1].message
+    last = [e for e in events if isinstance(e, Progress)][-1]
     suffix = f" of part {parts}/{parts}" if parts > 1 else ""
-    assert last == f"step {per_part}/{per_part}{suffix}"
+    assert last.message == f"step {per_part}/{per_part}{suffix}"
+    assert last.count == StepCount(per_part, per_part, parts, parts)  # the same, for the GUI
 
 
 def test_averaged_draws_vary_less_between_seeds_and_share_model_calls(registry) -> None:
