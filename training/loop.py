@@ -228,7 +228,6 @@ def batch_stream(
         batch_size=None,
         num_workers=workers,
         prefetch_factor=4,
-        persistent_workers=True,
         # fresh interpreters: a fork inherits thread pools (OpenMP, OpenCV) whose locks
         # another thread may hold, and the worker hangs at its first parallel call
         multiprocessing_context="spawn",
