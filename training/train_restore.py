@@ -30,11 +30,12 @@ from engine.models import Manifest, Registry, SizeRule, TensorSpec, Tiling
 from engine.pipelines.prepass import fill_and_denoise
 from engine.pipelines.restore import RestoreOptions, blend_restoration, detect_scratches
 from training.cases import Case, heldout_cases, tuning_cases, validation_cases
+from training.data.batches import trainer_batches
 from training.data.corpus import load_corpus
 from training.data.degrade import degrade
 from training.data.patches import PatchSampler
 from training.export import export_pack, render_card
-from training.loop import Run, fit, record_setup, setup_summary, trainer_arguments, trainer_batches
+from training.loop import Run, fit, record_setup, setup_summary, trainer_arguments
 from training.nets.unet import UNet
 from training.showcase import save_grid
 

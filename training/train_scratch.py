@@ -23,11 +23,12 @@ from bench.baselines import baseline_scratch_mask, tune_hat
 from bench.metrics import pooled_mask_scores
 from engine.models import Manifest, SizeRule, TensorSpec, Tiling
 from training.cases import Case, heldout_cases, tuning_cases
+from training.data.batches import trainer_batches
 from training.data.corpus import load_corpus
 from training.data.degrade import degrade
 from training.data.patches import PatchSampler
 from training.export import export_pack, render_card
-from training.loop import Run, fit, record_setup, setup_summary, trainer_arguments, trainer_batches
+from training.loop import Run, fit, record_setup, setup_summary, trainer_arguments
 from training.nets.unet import UNet
 from training.showcase import save_grid
 

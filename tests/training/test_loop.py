@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -57,51 +56,6 @@ def test_fit_counts_its_steps_and_stops_its_clock(tmp_path: Path, clock) -> None
     clock[0] += 100
     assert run.elapsed == 7
     assert torch.load(run.checkpoint, weights_only=False)["seconds"] == 7
-
-
-SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
-
-
-def _crops(sampler, rng, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """A batch maker as the trainers write them: crops and one random number per crop."""
-    crops = np.stack([sampler.sample() for _ in range(size)])
-    return torch.from_numpy(crops).permute(0, 3, 1, 2), torch.from_numpy(rng.random(size))
-
-
-@pytest.mark.parametrize("workers", [0, 2])
-def test_batch_stream_makes_distinct_batches_in_worker_processes(workers: int) -> None:
-    photos = sorted(SAMPLES.glob("clean_*.jpg"))[:2]
-    stream = loop.batch_stream(
-        _crops, photos, size=32, scale=(0.5, 1.0), batch=3, seed=5, workers=workers
-    )
-    batches = [next(stream) for _ in range(4)]
-    for crops, numbers in batches:
-        assert crops.shape == (3, 3, 32, 32) and crops.dtype == torch.float32
-        assert numbers.shape == (3,)
-    assert float(batches[0][0].min()) >= 0.0 and float(batches[0][0].max()) <= 1.0
-    # every batch new: workers are seeded apart, and no crop repeats
-    numbers = torch.cat([b[1] for b in batches])
-    assert len(set(numbers.tolist())) == 12
-
-
-def test_dihedral_turns_every_tensor_the_same_way_in_eight_distinct_ways() -> None:
-    a = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).reshape(2, 3, 4, 4)
-    b = a * 10
-    turned = [loop.dihedral((a, b), k) for k in range(8)]
-    assert torch.equal(turned[0][0], a)
-    for ta, tb in turned:
-        assert torch.equal(tb, ta * 10)  # the same transform on both
-    assert len({tuple(t[0].flatten().tolist()) for t in turned}) == 8
-
-
-def test_device_batches_reuse_each_batch_in_other_orientations() -> None:
-    source = [(torch.rand(2, 1, 8, 8),), (torch.rand(2, 1, 8, 8),)]
-    out = list(loop.device_batches(iter(source), "cpu", reuse=3))
-    assert len(out) == 6
-    assert torch.equal(out[0][0], source[0][0]) and torch.equal(out[3][0], source[1][0])
-    for again in out[1:3]:
-        assert not torch.equal(again[0], source[0][0])
-        assert torch.equal(again[0].flatten().sort().values, source[0][0].flatten().sort().values)
 
 
 def test_a_run_remembers_what_its_net_was_built_with(tmp_path: Path) -> None:
