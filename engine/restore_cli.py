@@ -41,6 +41,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     restore.add_argument("--threshold", type=float, help="scratch threshold 0..1")
     restore.add_argument("--faces", action=argparse.BooleanOptionalAction, default=True)
     restore.add_argument("--colour", action="store_true", help="keep RGB output for gray scans")
+    restore.add_argument(
+        "--smoothing",
+        type=float,
+        default=1.0,
+        help="0..1: how much of the denoising to keep outside the damage (0 keeps the grain)",
+    )
     restore.add_argument("--save-mask", type=Path, help="write the damage mask used")
     restore.add_argument("--bit-depth", type=int, choices=(8, 16), help="default: the input's")
     restore.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality")
@@ -104,6 +110,7 @@ def _restore_one(photo: LoadedImage, output: Path, args: argparse.Namespace, qui
         threshold=args.threshold,
         faces=args.faces,
         colour=args.colour,
+        smoothing=args.smoothing,
         device=args.device,
         tile=args.tile,
         restorer=args.model,

@@ -56,6 +56,7 @@ class RestoreOptions:
     min_face: int = 48  # smaller faces are left to the global pass
     working_side: int | None = None  # detection's long side; default: the manifest's
     strength: float | None = None  # 0..1 outside the damage; default: the manifest's
+    smoothing: float = 1.0  # 0..1 of the pre-pass's denoising kept (0: the photo's own grain)
 
 
 # --- helpers --------------------------------------------------------------------
@@ -251,6 +252,11 @@ def _strength(pack: ModelPack, options: RestoreOptions) -> float:
     return value
 
 
+def _check_smoothing(options: RestoreOptions) -> None:
+    if not 0.0 <= options.smoothing <= 1.0:
+        raise HeirloomError(f"smoothing must be between 0 and 1, not {options.smoothing}")
+
+
 def _detail(pack: ModelPack, strength: float) -> float | None:
     """The pack's weight of local detail outside the damage (None: the plain blend); never
     above ``strength``, so a user who turns the restoration down turns all of it down."""
@@ -303,6 +309,11 @@ def _restore_pass(
     channels = out_spec.channels or 3
     restored = arrays.rgb(arrays.from_model_range(out[..., :channels], out_spec))
     base = out[..., channels:] if prepass_spec is not None else arrays.rgb(image)
+    if prepass_spec is not None and options.smoothing < 1.0:  # in place: no full-size copy
+        photo = arrays.rgb(image)
+        base -= photo
+        base *= np.float32(options.smoothing)
+        base += photo
     strength = _strength(pack, options)
     return blend_restoration(base, restored, mask, strength, _detail(pack, strength))
 
@@ -399,6 +410,7 @@ def restore_photo(
     images: dict[str, np.ndarray] = {}
     restore_pack = registry.for_task("restore", options.restorer)  # fail early if missing
     _strength(restore_pack, options)
+    _check_smoothing(options)
     if options.mask is not None:
         mask = np.asarray(options.mask) > 0.5
         if mask.shape != (height, width):

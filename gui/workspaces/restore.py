@@ -58,10 +58,16 @@ class RestoreWorkspace(Workspace):
         self.faces = QCheckBox("Refine faces")
         self.faces.setChecked(True)
         self.colour = QCheckBox("Keep colour of gray scans")
+        self.smoothing = slider(0, 100, 100)
+        self.smoothing.setToolTip(
+            "How much noise and grain the restoration smooths away outside the damage; "
+            "lower keeps more of the photo's own grain"
+        )
         self.run = QPushButton("Restore")
         self.run.setObjectName("primary")
         restore_form.addRow(self.faces)
         restore_form.addRow(self.colour)
+        restore_form.addRow("Smoothing", self.smoothing)
         restore_form.addRow(self.run)
 
         self.brush = BrushBox(context.canvas)
@@ -101,6 +107,7 @@ class RestoreWorkspace(Workspace):
             threshold=self.threshold.value() / 100,
             faces=self.faces.isChecked(),
             colour=self.colour.isChecked(),
+            smoothing=self.smoothing.value() / 100,
             device=settings.device,  # type: ignore[arg-type]
             tile=settings.tile_size,
         )

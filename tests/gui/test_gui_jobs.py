@@ -113,3 +113,10 @@ def test_live_sketch_replaces_the_running_job_instead_of_queueing(window, qtbot,
     assert len(started) == 2 and cancelled == [1]
     assert len(finished) == 1 and window.context.document.result is not None
     assert (window.context.document.sketch[200:330] == 0).any()  # the pen drew lines
+
+
+def test_the_smoothing_slider_reaches_the_restore_options(window):
+    panel = window.restore
+    assert panel.smoothing.value() == 100 and panel._options().smoothing == 1.0
+    panel.smoothing.setValue(40)
+    assert panel._options().smoothing == 0.4

@@ -124,3 +124,16 @@ def test_rgba_and_tiny_photos(tmp_path, home):
     tiny = heirloom("restore", tmp_path / "tiny.png", "-o", tmp_path / "t.png", home=home)
     assert tiny.returncode == 2 and "needs at least 16 pixels" in tiny.stderr
     assert not (tmp_path / "t.png").exists()
+
+
+def test_smoothing_out_of_range_is_one_line_and_writes_nothing(tmp_path, home):
+    out = tmp_path / "out.png"
+    bad = heirloom(
+        "restore", SAMPLES / "old_LadyBird.jpg", "-o", out, "--smoothing", "2", home=home
+    )
+    assert bad.returncode != 0 and "smoothing must be between 0 and 1" in bad.stderr
+    assert "Traceback" not in bad.stderr and not out.exists()
+    grainy = heirloom(
+        "restore", SAMPLES / "old_LadyBird.jpg", "-o", out, "--smoothing", "0.3", home=home
+    )
+    assert grainy.returncode == 0 and out.exists()

@@ -242,3 +242,41 @@ def test_a_pack_with_detail_strength_blends_by_tone_and_the_user_can_turn_it_off
     assert np.abs(out - photo).max() > 1e-3  # the tone did move
     off = RestoreOptions(scratches="off", faces=False, restorer="blur", strength=0.0)
     assert np.array_equal(restore_photo(photo, off, registry=registry).images["restored"], photo)
+
+
+def test_smoothing_keeps_the_photos_grain_outside_the_damage(tmp_path, photo):
+    models = tmp_path / "models"
+    write_pack(
+        models / "prepass-restore",
+        build_prepass_restorer(tmp_path / "p.onnx"),
+        tiny_manifest(
+            "prepass-restore",
+            task="restore",
+            inputs=(
+                TensorSpec("image", "NCHW", 3, "float32", (0.0, 1.0)),
+                TensorSpec("mask", "NCHW", 1, "float32", (0.0, 1.0)),
+                TensorSpec("prepass", "NCHW", 3, "float32", (0.0, 1.0)),
+            ),
+            outputs=(TensorSpec("restored", "NCHW", 3, "float32", (0.0, 1.0)),),
+            tiling=Tiling(True, 64, 256),
+        ),
+        "# prepass\n",
+    )
+    registry = Registry(tmp_path / "no-bundled", models)
+    mask = np.zeros(photo.shape[:2], np.float32)
+    mask[140:144, 30:400] = 1
+
+    def restored(smoothing: float) -> np.ndarray:
+        options = RestoreOptions(mask=mask, faces=False, strength=0.0, smoothing=smoothing)
+        return restore_photo(photo, options, registry=registry).images["restored"]
+
+    away = np.s_[:100]
+    prepass = fill_and_denoise(photo, mask > 0)
+    assert np.abs(restored(1.0)[away] - prepass[away]).max() < 1.5 / 255  # denoised
+    assert np.array_equal(restored(0.0)[away], photo[away])  # the photo's own grain
+    half = restored(0.5)[away]
+    assert np.abs(half - (photo[away] + prepass[away]) / 2).max() < 1.5 / 255
+    inside = np.s_[141, 40:390]
+    assert np.abs(restored(0.0)[inside] - prepass[inside]).max() < 1.5 / 255  # damage: filled
+    with pytest.raises(HeirloomError, match="smoothing must be between 0 and 1"):
+        restored(1.5)
