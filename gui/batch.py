@@ -136,6 +136,7 @@ class BatchDialog(QDialog):
         settings = self.context.settings
         options = RestoreOptions(
             threshold=settings.scratch_threshold,
+            smoothing=settings.restore_smoothing,
             device=settings.device,  # type: ignore[arg-type]
             tile=settings.tile_size,
         )

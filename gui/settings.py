@@ -30,6 +30,7 @@ class Settings:
     threads: int = 0  # 0 = every core (engine.runtime.default_threads)
     diffusion_steps: int = 50
     scratch_threshold: float = 0.5  # probability above which a pixel is damage
+    restore_smoothing: float = 1.0  # share of the pre-pass's denoising kept (0: grain)
     live_mode: bool = True  # sketch: regenerate after every stroke
     autosave_minutes: float = 3.0
     recent_files: list[str] = field(default_factory=list)
@@ -91,6 +92,7 @@ def load_settings(store: QSettings | None = None) -> Settings:
     settings.tile_size = min(4096, max(64, settings.tile_size))
     settings.diffusion_steps = min(1000, max(1, settings.diffusion_steps))
     settings.scratch_threshold = min(0.99, max(0.01, settings.scratch_threshold))
+    settings.restore_smoothing = min(1.0, max(0.0, settings.restore_smoothing))
     return settings
 
 

@@ -58,7 +58,7 @@ class RestoreWorkspace(Workspace):
         self.faces = QCheckBox("Refine faces")
         self.faces.setChecked(True)
         self.colour = QCheckBox("Keep colour of gray scans")
-        self.smoothing = slider(0, 100, 100)
+        self.smoothing = slider(0, 100, round(context.settings.restore_smoothing * 100))
         self.smoothing.setToolTip(
             "How much noise and grain the restoration smooths away outside the damage; "
             "lower keeps more of the photo's own grain"
@@ -137,6 +137,7 @@ class RestoreWorkspace(Workspace):
             return
         mask = document.mask >= 128
         image, options, registry = document.photo, self._options(mask), self.context.registry
+        self.context.settings.restore_smoothing = options.smoothing  # batches use it too
         self.status.setText("Restoring…")
         self.context.canvas.show_faces([])
 

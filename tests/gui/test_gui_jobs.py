@@ -115,8 +115,12 @@ def test_live_sketch_replaces_the_running_job_instead_of_queueing(window, qtbot,
     assert (window.context.document.sketch[200:330] == 0).any()  # the pen drew lines
 
 
-def test_the_smoothing_slider_reaches_the_restore_options(window):
+def test_the_smoothing_slider_reaches_the_restore_options_and_is_remembered(window, qtbot):
     panel = window.restore
     assert panel.smoothing.value() == 100 and panel._options().smoothing == 1.0
     panel.smoothing.setValue(40)
     assert panel._options().smoothing == 0.4
+    window.open_now(SAMPLES / "old_grace_hopper.jpg")
+    with qtbot.waitSignal(window.bridge.finished, timeout=20000):
+        qtbot.mouseClick(panel.run, Qt.MouseButton.LeftButton)
+    assert window.context.settings.restore_smoothing == 0.4  # batches use it too

@@ -7,7 +7,9 @@ from gui.settings import SCHEMA_VERSION, Settings, load_settings, save_settings,
 
 def test_defaults_round_trip_and_bad_values_fall_back(home):
     assert load_settings(settings_store()) == Settings()
-    changed = Settings(device="cpu", tile_size=256, live_mode=False, scratch_threshold=0.3)
+    changed = Settings(
+        device="cpu", tile_size=256, live_mode=False, scratch_threshold=0.3, restore_smoothing=0.4
+    )
     changed.remember(home / "a.jpg")
     save_settings(changed, settings_store())
     assert (home / "settings.ini").exists()
@@ -16,10 +18,12 @@ def test_defaults_round_trip_and_bad_values_fall_back(home):
     store = settings_store()
     store.setValue("device", "quantum")
     store.setValue("tile_size", "huge")
+    store.setValue("restore_smoothing", 7.5)
     store.sync()
     loaded = load_settings(settings_store())
     assert loaded.device == "auto" and loaded.tile_size == Settings().tile_size
     assert loaded.scratch_threshold == 0.3  # the valid values are kept
+    assert loaded.restore_smoothing == 1.0  # out of range: clamped
     store.setValue("schema", SCHEMA_VERSION + 1)
     store.sync()
     assert load_settings(settings_store()) == Settings()  # a newer schema is not guessed at
