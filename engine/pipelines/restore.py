@@ -309,7 +309,7 @@ def _restore_pass(
     channels = out_spec.channels or 3
     restored = arrays.rgb(arrays.from_model_range(out[..., :channels], out_spec))
     base = out[..., channels:] if prepass_spec is not None else arrays.rgb(image)
-    if prepass_spec is not None and options.smoothing < 1.0:  # in place: no full-size copy
+    if prepass_spec is not None and options.smoothing < 1.0:  # in place, on the pre-pass
         photo = arrays.rgb(image)
         base -= photo
         base *= np.float32(options.smoothing)
