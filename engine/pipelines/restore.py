@@ -21,7 +21,7 @@ preview, and stops between tiles when cancelled.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -36,6 +36,10 @@ from engine.tiling import DEFAULT_BUDGET_MB, run_tiled, tile_for_budget
 
 MIN_SIDE = 16
 FACE_CROP = 256
+# The face pass keeps this share of the user's smoothing: an aligned face is enlarged to
+# FACE_CROP, where the pre-pass's non-local means smooths more per face pixel (the
+# "plastic" look). Best of 0, 0.5, 1 on validation faces (training/tune_face_pass.py).
+FACE_SMOOTHING = 0.5
 
 
 @dataclass(frozen=True)
@@ -370,7 +374,7 @@ def _faces_stage(
                 restore[1],
                 arrays.rgb(crop),
                 crop_mask[..., 0] > 0.5,
-                options,
+                replace(options, smoothing=options.smoothing * FACE_SMOOTHING),
                 cancel,
                 None,
             )
