@@ -16,12 +16,12 @@ from unittest import mock
 import numpy as np
 
 from bench.metrics import psnr, ssim
+from engine import arrays
 from engine.pipelines import restore
 from training.data.corpus import load_corpus, photo_array
 from training.data.degrade import degrade
 
 SHARES = (0.0, 0.5, 1.0)
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     scores: dict[str, list[tuple[float, float, float]]] = {}
     for seed in range(args.seeds):
         aged = degrade(clean, np.random.default_rng(1000 + seed), damage=True)
-        target = np.repeat((clean @ LUMA)[..., None], 3, 2) if "grayscale" in aged.ops else clean
+        target = arrays.rgb(arrays.luma(clean)[..., None]) if "grayscale" in aged.ops else clean
         plain = restore.restore_photo(aged.image, restore.RestoreOptions(faces=False))
         options = restore.RestoreOptions(mask=plain.images["mask"])
         outputs = {"no face pass": plain}
@@ -47,8 +47,7 @@ def main(argv: list[str] | None = None) -> None:
         x0, y0, x1, y1 = (int(v) for v in found[0])
         box = np.s_[y0:y1, x0:x1]
         for name, result in outputs.items():
-            out = result.images["restored"]
-            out = np.repeat(out, 3, 2) if out.shape[2] == 1 else out
+            out = arrays.rgb(result.images["restored"])
             scores.setdefault(name, []).append(
                 (psnr(out[box], target[box]), ssim(out[box], target[box]), psnr(out, target))
             )

@@ -627,10 +627,11 @@ def inpaint(
     timesteps = strided_timesteps(model.schedule.num_train_timesteps - 1, options.steps)
     levels = repaint_levels(options.steps, options.jump_length, options.jump_n_sample)
     box = _hole_box(region, model.size)
+    colour = arrays.rgb(pixels)
     if box is None:
         changed, ticker, windows = _run_windows(
             model,
-            arrays.rgb(pixels),
+            colour,
             region,
             options,
             context,
@@ -645,7 +646,7 @@ def inpaint(
         )
     else:  # a big hole: plan it coarsely in one window, then refine at full size
         planned = _coarse_fill(
-            model, arrays.rgb(pixels), region, box, options, timesteps, levels, rng, emit, cancel
+            model, colour, region, box, options, timesteps, levels, rng, emit, cancel
         )
         _, _, refine_steps, refine_levels = _sdedit_plan(model, COARSE_REFINE, options.steps)
         changed, ticker, windows = _run_windows(
@@ -665,7 +666,7 @@ def inpaint(
         )
         windows += 1
         # the model draws colour, not gravel: fine detail comes from around the hole
-        changed[box] = borrow_texture(arrays.rgb(pixels)[box], changed[box], region[box], rng)
+        changed[box] = borrow_texture(colour[box], changed[box], region[box], rng)
     info = _info(
         model,
         seed,

@@ -28,7 +28,7 @@ def _smooth(image: np.ndarray) -> np.ndarray:
 
 
 def _block_means(plane: np.ndarray) -> np.ndarray:
-    """Mean over the BLOCK x BLOCK block whose top-left corner is each pixel."""
+    """Mean over the BLOCK x BLOCK block whose top-left corner is each pixel (per channel)."""
     return cv2.boxFilter(
         plane, -1, (BLOCK, BLOCK), anchor=(0, 0), normalize=True, borderType=cv2.BORDER_CONSTANT
     )
@@ -51,10 +51,7 @@ def _sources(
         corners = corners[rng.choice(len(corners), MAX_SOURCES, replace=False)]
     energy = _block_means(np.square(detail).sum(axis=2))[corners[:, 0], corners[:, 1]]
     corners = corners[energy <= np.percentile(energy, CALM)]
-    means = np.stack(
-        [_block_means(photo_smooth[..., c])[corners[:, 0], corners[:, 1]] for c in range(3)], 1
-    )
-    return corners, means
+    return corners, _block_means(photo_smooth)[corners[:, 0], corners[:, 1]]
 
 
 def _starts(first: int, last: int, size: int) -> list[int]:
@@ -79,7 +76,7 @@ def borrow_texture(
     if len(corners) < CHOICES:
         return filled.copy()
     fill_smooth = _smooth(filled)
-    fill_means = np.stack([_block_means(fill_smooth[..., c]) for c in range(3)], axis=2)
+    fill_means = _block_means(fill_smooth)
     window = np.hanning(BLOCK + 2)[1:-1].astype(np.float32)
     window = (window[:, None] * window[None, :])[..., None]
     texture = np.zeros_like(filled)

@@ -32,6 +32,45 @@ def photo():
     return load_image(SAMPLES / "old_EveningGlow.jpg").pixels[:300, :420].copy()
 
 
+def _prepass_pack(tmp_path: Path) -> Path:
+    """A models folder with a restore pack that asks for the pre-pass and returns it."""
+    models = tmp_path / "models"
+    write_pack(
+        models / "prepass-restore",
+        build_prepass_restorer(tmp_path / "p.onnx"),
+        tiny_manifest(
+            "prepass-restore",
+            task="restore",
+            inputs=(
+                TensorSpec("image", "NCHW", 3, "float32", (0.0, 1.0)),
+                TensorSpec("mask", "NCHW", 1, "float32", (0.0, 1.0)),
+                TensorSpec("prepass", "NCHW", 3, "float32", (0.0, 1.0)),
+            ),
+            outputs=(TensorSpec("restored", "NCHW", 3, "float32", (0.0, 1.0)),),
+            tiling=Tiling(True, 64, 256),
+        ),
+        "# prepass\n",
+    )
+    return models
+
+
+def _blur_pack(tmp_path: Path, models: Path, **options: float) -> None:
+    """Write the "blur" restore pack (a mild box blur) into ``models``."""
+    write_pack(
+        models / "blur",
+        build_blur_restorer(tmp_path / "blur.onnx"),
+        tiny_manifest(
+            "blur",
+            task="restore",
+            inputs=(TensorSpec("image", "NCHW", 3), TensorSpec("mask", "NCHW", 1)),
+            outputs=(TensorSpec("restored", "NCHW", 3),),
+            tiling=Tiling(True, 8, 64),
+            options=options,
+        ),
+        "# blur\n",
+    )
+
+
 def recorder():
     events = []
     return events, Emitter(events.append, preview_interval=0.0)
@@ -102,18 +141,7 @@ def test_cancel_stops_the_job(registry, photo):
 
 def test_faces_are_found_and_refined_on_a_real_portrait(tmp_path):
     models = restore_packs(tmp_path)
-    write_pack(
-        models / "blur",
-        build_blur_restorer(tmp_path / "blur.onnx"),
-        tiny_manifest(
-            "blur",
-            task="restore",
-            inputs=(TensorSpec("image", "NCHW", 3), TensorSpec("mask", "NCHW", 1)),
-            outputs=(TensorSpec("restored", "NCHW", 3),),
-            tiling=Tiling(True, 8, 64),
-        ),
-        "# blur\n",
-    )
+    _blur_pack(tmp_path, models)
     registry = Registry(BUNDLED_DIR, models)
     portrait = load_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).pixels
     result = restore_photo(
@@ -148,24 +176,7 @@ def test_strength_blends_outside_the_damage_only(registry, photo):
 
 
 def test_a_pack_asking_for_the_prepass_gets_the_classical_fill_per_tile(tmp_path, photo):
-    models = tmp_path / "models"
-    write_pack(
-        models / "prepass-restore",
-        build_prepass_restorer(tmp_path / "p.onnx"),
-        tiny_manifest(
-            "prepass-restore",
-            task="restore",
-            inputs=(
-                TensorSpec("image", "NCHW", 3, "float32", (0.0, 1.0)),
-                TensorSpec("mask", "NCHW", 1, "float32", (0.0, 1.0)),
-                TensorSpec("prepass", "NCHW", 3, "float32", (0.0, 1.0)),
-            ),
-            outputs=(TensorSpec("restored", "NCHW", 3, "float32", (0.0, 1.0)),),
-            tiling=Tiling(True, 64, 256),
-        ),
-        "# prepass\n",
-    )
-    registry = Registry(tmp_path / "no-bundled", models)
+    registry = Registry(tmp_path / "no-bundled", _prepass_pack(tmp_path))
     damaged = photo.copy()
     damaged[140:144, 30:400] = 1.0  # a bright scratch
     mask = np.zeros(photo.shape[:2], np.float32)
@@ -217,19 +228,7 @@ def test_the_tone_blend_takes_the_photo_wide_tone_and_weighs_the_detail_apart(ph
 
 def test_a_pack_with_detail_strength_blends_by_tone_and_the_user_can_turn_it_off(tmp_path, photo):
     models = tmp_path / "models"
-    write_pack(
-        models / "blur",
-        build_blur_restorer(tmp_path / "blur.onnx"),
-        tiny_manifest(
-            "blur",
-            task="restore",
-            inputs=(TensorSpec("image", "NCHW", 3), TensorSpec("mask", "NCHW", 1)),
-            outputs=(TensorSpec("restored", "NCHW", 3),),
-            tiling=Tiling(True, 8, 64),
-            options={"global_strength": 1.0, "detail_strength": 0.0},
-        ),
-        "# blur\n",
-    )
+    _blur_pack(tmp_path, models, global_strength=1.0, detail_strength=0.0)
     registry = Registry(tmp_path / "no-bundled", models)
     options = RestoreOptions(scratches="off", faces=False, restorer="blur")
     out = restore_photo(photo, options, registry=registry).images["restored"]
@@ -245,24 +244,7 @@ def test_a_pack_with_detail_strength_blends_by_tone_and_the_user_can_turn_it_off
 
 
 def test_smoothing_keeps_the_photos_grain_outside_the_damage(tmp_path, photo):
-    models = tmp_path / "models"
-    write_pack(
-        models / "prepass-restore",
-        build_prepass_restorer(tmp_path / "p.onnx"),
-        tiny_manifest(
-            "prepass-restore",
-            task="restore",
-            inputs=(
-                TensorSpec("image", "NCHW", 3, "float32", (0.0, 1.0)),
-                TensorSpec("mask", "NCHW", 1, "float32", (0.0, 1.0)),
-                TensorSpec("prepass", "NCHW", 3, "float32", (0.0, 1.0)),
-            ),
-            outputs=(TensorSpec("restored", "NCHW", 3, "float32", (0.0, 1.0)),),
-            tiling=Tiling(True, 64, 256),
-        ),
-        "# prepass\n",
-    )
-    registry = Registry(tmp_path / "no-bundled", models)
+    registry = Registry(tmp_path / "no-bundled", _prepass_pack(tmp_path))
     mask = np.zeros(photo.shape[:2], np.float32)
     mask[140:144, 30:400] = 1
 
