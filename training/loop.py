@@ -20,6 +20,8 @@ from typing import Any
 
 import torch
 
+from training.data.batches import MakeBatch, trainer_batches
+
 RUNS = Path(__file__).resolve().parent.parent / "runs"
 
 
@@ -171,6 +173,29 @@ def trainer_arguments(
     )
     parser.add_argument("--out", type=Path, default=out, help="pack folder to write")
     return parser
+
+
+def fit_batches(
+    run: Run,
+    modules: dict[str, Any],
+    make: MakeBatch,
+    paths: list[Path],
+    args: argparse.Namespace,
+    loss_of: Callable[..., torch.Tensor],
+    *,
+    lr: float,
+) -> None:
+    """:func:`fit` on batches from ``make`` (workers, device and reuse as ``args`` say):
+    ``loss_of(*batch)`` is one step's loss. The workers start before the net moves to
+    the device (they never touch it), and the run records how it was trained."""
+    batches = trainer_batches(make, paths, args, seed=run.step)
+    modules["net"].to(args.device)
+    record_setup(run, args)
+
+    def step_loss() -> torch.Tensor:
+        return loss_of(*next(batches))
+
+    fit(run, modules, step_loss, lr=lr, minutes=args.minutes, steps=args.steps)
 
 
 def fit(

@@ -30,12 +30,11 @@ from engine.models import Manifest, Registry, SizeRule, TensorSpec, Tiling
 from engine.pipelines.prepass import fill_and_denoise
 from engine.pipelines.restore import RestoreOptions, blend_restoration, detect_scratches
 from training.cases import Case, heldout_cases, tuning_cases, validation_cases
-from training.data.batches import trainer_batches
 from training.data.corpus import load_corpus
 from training.data.degrade import degrade
 from training.data.patches import PatchSampler
 from training.export import export_pack, render_card
-from training.loop import Run, fit, record_setup, setup_summary, trainer_arguments
+from training.loop import Run, fit_batches, setup_summary, trainer_arguments
 from training.nets.unet import UNet
 from training.showcase import save_grid
 
@@ -385,15 +384,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"resumed {run.dir} at step {run.step} (width {base})")
     run.extra["base"] = base
     if not args.export_only:
-        batches = trainer_batches(batch, list(corpus.train), args, seed=run.step)
-        model.to(args.device)
 
-        def step_loss() -> torch.Tensor:
-            image, mask, target, damage, prepass = next(batches)
+        def loss_of(*batch: torch.Tensor) -> torch.Tensor:
+            image, mask, target, damage, prepass = batch
             return loss_fn(model.net(torch.cat([prepass, image, mask], 1)), target, damage)
 
-        record_setup(run, args)
-        fit(run, modules, step_loss, lr=LR, minutes=args.minutes, steps=args.steps)
+        fit_batches(run, modules, batch, list(corpus.train), args, loss_of, lr=LR)
     if not args.train_only:
         export(model, run, corpus, args.out)
 

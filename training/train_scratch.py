@@ -23,12 +23,11 @@ from bench.baselines import baseline_scratch_mask, tune_hat
 from bench.metrics import pooled_mask_scores
 from engine.models import Manifest, SizeRule, TensorSpec, Tiling
 from training.cases import Case, heldout_cases, tuning_cases
-from training.data.batches import trainer_batches
 from training.data.corpus import load_corpus
 from training.data.degrade import degrade
 from training.data.patches import PatchSampler
 from training.export import export_pack, render_card
-from training.loop import Run, fit, record_setup, setup_summary, trainer_arguments
+from training.loop import Run, fit_batches, setup_summary, trainer_arguments
 from training.nets.unet import UNet
 from training.showcase import save_grid
 
@@ -230,15 +229,11 @@ def main(argv: list[str] | None = None) -> None:
     if run.resume(modules):
         print(f"resumed {run.dir} at step {run.step}")
     if not args.export_only:
-        batches = trainer_batches(batch, list(corpus.train), args, seed=run.step)
-        net.to(args.device)
 
-        def step_loss() -> torch.Tensor:
-            gray, mask = next(batches)
+        def loss_of(gray: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
             return loss_fn(net(gray), mask)
 
-        record_setup(run, args)
-        fit(run, modules, step_loss, lr=LR, minutes=args.minutes, steps=args.steps)
+        fit_batches(run, modules, batch, list(corpus.train), args, loss_of, lr=LR)
     if not args.train_only:
         export(net.cpu(), run, corpus, args.out)
 
