@@ -17,6 +17,10 @@ class ImageError(HeirloomError):
     """An image file cannot be read or written."""
 
 
+class WriteError(HeirloomError):
+    """A file could not be written (disk full, read-only folder, ...); nothing was lost."""
+
+
 class PackError(HeirloomError):
     """A model pack is missing, malformed or does not match its manifest."""
 

@@ -15,9 +15,7 @@ source file of an image is never a valid target.
 from __future__ import annotations
 
 import io
-import os
 import struct
-import tempfile
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -26,7 +24,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from engine.errors import ImageError
+from engine.errors import ImageError, WriteError
+from engine.files import atomic_write, same_file
 
 MAX_PIXELS = 180_000_000
 """Largest image we open (a 16000x11000 scan); beyond it is most likely a bomb."""
@@ -273,7 +272,7 @@ def check_writable(path: Path, overwrite: bool, source: Path | None = None) -> s
     original photo (``source``) is never a valid target, even with ``overwrite``.
     """
     fmt = format_for(path)
-    if source is not None and path.exists() and path.resolve() == Path(source).resolve():
+    if source is not None and same_file(path, Path(source)):
         raise ImageError(f"refusing to write over the original photo {path}; choose another name")
     if path.exists() and path.is_dir():
         raise ImageError(f"{path} is a folder")
@@ -362,32 +361,44 @@ def save_image(
         data = np.concatenate([data, np.asarray(alpha, dtype=np.float32)[..., None]], axis=2)
     quantised = _quantise(data, depth)
 
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed and renamed below
-        dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix + ".part", delete=False
-    )
-    try:
-        with handle:
-            if depth == 16 and quantised.shape[2] > 1:
-                _write_rgb16(handle, quantised, fmt, meta)
-            else:
-                image = _pillow_image(quantised, depth)
-                options: dict = {}
-                if meta.icc_profile:
-                    options["icc_profile"] = meta.icc_profile
-                if meta.exif and fmt in ("JPEG", "PNG", "TIFF", "WEBP"):
-                    options["exif"] = meta.exif
-                if meta.dpi and fmt in ("JPEG", "PNG", "TIFF"):
-                    options["dpi"] = meta.dpi
-                if fmt in ("JPEG", "WEBP"):
-                    options["quality"] = quality
-                if fmt == "TIFF":
-                    options["compression"] = "tiff_deflate"
-                image.save(handle, format=fmt, **options)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    def verify(written: Path) -> None:
+        _verify_saved(written, path, quantised.shape)
+
+    with atomic_write(path, verify) as handle:
+        if depth == 16 and quantised.shape[2] > 1:
+            _write_rgb16(handle, quantised, fmt, meta)
+        else:
+            image = _pillow_image(quantised, depth)
+            options: dict = {}
+            if meta.icc_profile:
+                options["icc_profile"] = meta.icc_profile
+            if meta.exif and fmt in ("JPEG", "PNG", "TIFF", "WEBP"):
+                options["exif"] = meta.exif
+            if meta.dpi and fmt in ("JPEG", "PNG", "TIFF"):
+                options["dpi"] = meta.dpi
+            if fmt in ("JPEG", "WEBP"):
+                options["quality"] = quality
+            if fmt == "TIFF":
+                options["compression"] = "tiff_deflate"
+            image.save(handle, format=fmt, **options)
     return path
+
+
+def _verify_saved(written: Path, target: Path, shape: tuple[int, ...]) -> None:
+    """Decode the file just written, so a save cut short (a full disk, a failing card)
+    is an error instead of a truncated photo reported as saved."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(written) as image:
+                size = image.size
+                image.load()
+    except (OSError, SyntaxError, ValueError, struct.error, Image.DecompressionBombError):
+        raise WriteError(
+            f"cannot write {target}: the saved file did not read back complete (is the disk full?)"
+        ) from None
+    if size != (shape[1], shape[0]):
+        raise WriteError(f"cannot write {target}: the saved file has the wrong size {size}")
 
 
 def _write_rgb16(handle: io.BufferedWriter, data: np.ndarray, fmt: str, meta: ImageMeta) -> None:

@@ -17,13 +17,16 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import onnxruntime as ort
 
 from engine.cancel import NEVER, CancelToken
 from engine.errors import Cancelled, PackError
+
+if TYPE_CHECKING:
+    from engine.models import ModelPack
 
 Device = Literal["auto", "cuda", "cpu"]
 DEVICES: tuple[str, ...] = ("auto", "cuda", "cpu")
@@ -158,6 +161,7 @@ class Session:
     fallback_reason: str | None
     input_names: tuple[str, ...] = field(default=())
     output_names: tuple[str, ...] = field(default=())
+    checked_for: object = None  # the manifest this graph's I/O was last checked against
 
     def describe(self) -> str:
         if self.device == "cuda":
@@ -244,6 +248,33 @@ def open_session(
         )
         _cache[key] = result
         return result
+
+
+def open_pack(pack: ModelPack, device: Device = "auto") -> Session:
+    """A session for a pack's graph, after checking the graph still is what the manifest
+    (and so the task) says: a graph swapped after import fails here with one line
+    instead of breaking the pipeline that feeds it."""
+    from engine.models import compare_io
+
+    if not pack.model_path.is_file():
+        raise PackError(f"model pack '{pack.name}' is missing model.onnx; reinstall it")
+    try:
+        session = open_session(pack.model_path, device)
+    except PackError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - ORT raises many types for bad graphs
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PackError(
+            f"model pack '{pack.name}': model.onnx does not load ({first[:200]})"
+        ) from None
+    if session.checked_for != pack.manifest:
+        io = _args_io(session.session.get_inputs()), _args_io(session.session.get_outputs())
+        for kind, specs, found in zip(
+            ("input", "output"), (pack.manifest.inputs, pack.manifest.outputs), io, strict=True
+        ):
+            compare_io(pack.name, kind, specs, found)
+        session.checked_for = pack.manifest
+    return session
 
 
 def clear_cache() -> None:

@@ -36,7 +36,7 @@ from skimage.metrics import structural_similarity
 from torch.nn import functional as F  # noqa: N812
 
 from bench.metrics import psnr
-from engine.models import Registry, write_pack
+from engine.models import Registry, seal_pack, write_pack
 from engine.pipelines import diffusion
 from training.convert.ddpm import describe_unet, eps_manifest, export_eps_pack
 from training.data.corpus import Corpus, load_corpus, photo_array
@@ -336,6 +336,7 @@ def export(ema, run: Run, corpus: Corpus, args) -> Path:
         pack = write_pack(args.out, staging.model_path, staging.manifest, text, overwrite=True)
         for picture in pictures.iterdir():
             shutil.copyfile(picture, pack.path / picture.name)
+        seal_pack(pack.path)
     summary = {k: v for k, v in metrics.items() if k not in ("samples", "examples")}
     (run.dir / "metrics.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))

@@ -41,7 +41,7 @@ from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
 from bench.metrics import edge_f1, gradient_energy, psnr
-from engine.models import Manifest, SizeRule, TensorSpec, Tiling
+from engine.models import Manifest, SizeRule, TensorSpec, Tiling, seal_pack
 from engine.pipelines.edges import trace_edges
 from engine.runtime import open_session
 from training.data.corpus import Corpus, load_corpus
@@ -372,6 +372,7 @@ def export(
     )
     titles = ["input edges", "generated"] + (["L1 only"] if twin else []) + ["real photo"]
     save_grid(pack.path / "examples.jpg", metrics["examples"], titles)
+    seal_pack(pack.path)
     (run.dir / "metrics.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     return summary

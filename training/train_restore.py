@@ -26,7 +26,7 @@ from torch import nn
 
 from bench.baselines import baseline_scratch_mask, classical_restore, tune_hat
 from bench.metrics import psnr, ssim
-from engine.models import Manifest, Registry, SizeRule, TensorSpec, Tiling
+from engine.models import Manifest, Registry, SizeRule, TensorSpec, Tiling, seal_pack
 from engine.pipelines.prepass import fill_and_denoise
 from engine.pipelines.restore import RestoreOptions, blend_restoration, detect_scratches
 from training.cases import Case, heldout_cases, tuning_cases, validation_cases
@@ -364,6 +364,7 @@ def export(model: Restorer, run: Run, corpus, folder: Path) -> None:
     save_grid(
         pack.path / "examples.jpg", metrics["examples"], ["degraded", "ours", "classical", "clean"]
     )
+    seal_pack(pack.path)
     summary = {k: v for k, v in metrics.items() if k != "examples"}
     (run.dir / "metrics.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))

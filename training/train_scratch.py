@@ -21,7 +21,7 @@ from torch.nn import functional as F  # noqa: N812
 
 from bench.baselines import baseline_scratch_mask, tune_hat
 from bench.metrics import pooled_mask_scores
-from engine.models import Manifest, SizeRule, TensorSpec, Tiling
+from engine.models import Manifest, SizeRule, TensorSpec, Tiling, seal_pack
 from training.cases import Case, heldout_cases, tuning_cases
 from training.data.corpus import load_corpus
 from training.data.degrade import degrade
@@ -213,6 +213,7 @@ def export(net: nn.Module, run: Run, corpus, folder: Path) -> None:
     save_grid(
         pack.path / "examples.jpg", metrics["examples"], ["degraded", "truth", "ours", "baseline"]
     )
+    seal_pack(pack.path)
     summary = {k: v for k, v in metrics.items() if k != "examples"}
     (run.dir / "metrics.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))

@@ -46,13 +46,12 @@ from engine.pipelines.schedule import (
     strided_timesteps,
 )
 from engine.pipelines.texture import borrow_texture
-from engine.runtime import Device, Session, open_session
+from engine.runtime import Device, Session, open_pack
 
 TASK = "ddpm-eps"
 Sampler = Literal["ddim", "ddpm"]
 MAX_COUNT = 64
 _INT_DTYPES = {"int64": np.int64, "int32": np.int32}
-_GRAPH_TYPES = {"tensor(int64)": "int64", "tensor(int32)": "int32"}
 
 
 class DiffusionError(HeirloomError):
@@ -138,13 +137,9 @@ def load_model(
     """Find and open the ``ddpm-eps`` pack; refuse, in one sentence, one we cannot feed."""
     pack = (registry or Registry()).for_task(TASK, name)
     m = pack.manifest
-    images = [s for s in m.inputs if s.layout == "NCHW"]
-    steps = [s for s in m.inputs if s.layout == "N"]
-    if len(images) != 1 or len(steps) != 1 or len(m.inputs) != 2:
-        raise PackError(
-            f"model pack '{m.name}' must take one NCHW sample and one per-image timestep"
-        )
-    sample, timestep = images[0], steps[0]
+    # the manifest's shape for the task was checked when it was read (check_task_io)
+    sample = next(s for s in m.inputs if s.layout == "NCHW")
+    timestep = next(s for s in m.inputs if s.layout == "N")
     if timestep.dtype not in _INT_DTYPES:
         raise PackError(
             f"model pack '{m.name}' takes a {timestep.dtype} timestep, but Heirloom's sampler "
@@ -154,14 +149,7 @@ def load_model(
     if len(size) != 2:
         raise PackError(f"model pack '{m.name}' does not say its sample size (size_rule.fixed)")
     schedule = Schedule.from_options(m.options, m.name)
-    session = open_session(pack.model_path, device)
-    graph = {i.name: i.type for i in session.session.get_inputs()}
-    if _GRAPH_TYPES.get(graph.get(timestep.name, "")) != timestep.dtype:
-        raise PackError(
-            f"model pack '{m.name}': the graph's timestep input is "
-            f"{graph.get(timestep.name, 'missing')}, not {timestep.dtype} as its manifest says; "
-            "re-export the pack"
-        )
+    session = open_pack(pack, device)  # refuses a graph whose timestep type differs
     return EpsModel(
         pack=pack,
         session=session,

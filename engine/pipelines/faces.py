@@ -16,14 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from engine.cancel import NEVER, CancelToken
 from engine.models import Registry
-from engine.runtime import Device, Session, open_session
+from engine.runtime import Device, Session, open_pack
 
 STAGES = ("pnet", "rnet", "onet")
 OUTPUTS = ["box_reg", "prob", "landmarks"]  # graph output names, as the packs' manifests list
@@ -71,7 +70,7 @@ class FaceDetector:
         """Open the installed face-detect-{pnet,rnet,onet} packs on ``device``."""
         registry = registry or Registry()
         packs = [registry.for_task(f"face-detect-{stage}") for stage in STAGES]
-        sessions = [open_session(Path(pack.model_path), device) for pack in packs]
+        sessions = [open_pack(pack, device) for pack in packs]
         options = packs[0].manifest.options
         return cls(
             *sessions,

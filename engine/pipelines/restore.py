@@ -31,7 +31,7 @@ from engine.errors import HeirloomError, PackError
 from engine.jobs import Emitter, Progress, Result, silent
 from engine.models import ModelPack, Registry, TensorSpec
 from engine.pipelines.prepass import prepass_batch
-from engine.runtime import Device, Session, open_session
+from engine.runtime import Device, Session, open_pack
 from engine.tiling import DEFAULT_BUDGET_MB, run_tiled, tile_for_budget
 
 MIN_SIDE = 16
@@ -77,9 +77,7 @@ def _check_image(image: np.ndarray) -> None:
 
 
 def _session(pack: ModelPack, device: Device) -> Session:
-    if not pack.model_path.is_file():
-        raise PackError(f"model pack '{pack.name}' is missing model.onnx; reinstall it")
-    return open_session(pack.model_path, device)
+    return open_pack(pack, device)
 
 
 def _spec(pack: ModelPack, *names: str) -> TensorSpec | None:

@@ -33,7 +33,7 @@ from engine.errors import HeirloomError, PackError
 from engine.jobs import Emitter, Result, silent
 from engine.models import Registry, SizeRule
 from engine.pipelines.edges import thin_lines, trace_edges
-from engine.runtime import Device, open_session
+from engine.runtime import Device, open_pack
 from engine.tiling import padded_size
 
 __all__ = [
@@ -197,7 +197,7 @@ def sketch_to_photo(
     source, target = manifest.inputs[0], manifest.outputs[0]
     if source.layout != "NCHW" or target.layout != "NCHW":
         raise PackError(f"model pack '{pack.name}': sketch2photo packs must use NCHW tensors")
-    session = open_session(pack.model_path, options.device)
+    session = open_pack(pack, options.device)
     canvas, place = _fit(sketch.edges, manifest.size_rule, options.max_side, options.thin)
     emit.progress(0.2, "generating", f"{pack.name} on {session.describe()}")
     feed = np.repeat(arrays.to_model_range(canvas, source)[None, None], source.channels or 3, 1)

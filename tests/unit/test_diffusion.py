@@ -300,7 +300,7 @@ def test_a_graph_with_a_float_timestep_behind_an_int_manifest_is_refused(tmp_pat
     data["inputs"][1]["dtype"] = "int64"  # the manifest claims what the graph does not take
     (pack.path / "manifest.json").write_text(json.dumps(data))
     registry = Registry(bundled=tmp_path / "none", user=tmp_path / "user")
-    with pytest.raises(HeirloomError, match="the graph's timestep input is tensor\\(float\\)"):
+    with pytest.raises(HeirloomError, match="input 'timestep' is float32 in the graph but int64"):
         diffusion.generate(GenerateOptions(model="liar"), registry=registry)
 
 

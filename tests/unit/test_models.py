@@ -10,6 +10,7 @@ from engine.models import (
     TensorSpec,
     parse_manifest,
     read_pack,
+    seal_pack,
     verify_pack,
     write_pack,
 )
@@ -66,8 +67,8 @@ def test_a_graph_that_does_not_load_is_a_pack_error(tiny_pack):
         (lambda d: d.update(task="paint"), "'task' must be one of"),
         (lambda d: d["inputs"][0].update(dtype="float64"), r"'inputs\[0\]\.dtype' must be one of"),
         (lambda d: d.update(schema=99), "schema 99"),
-        (lambda d: d["size_rule"].update(multiple_of=0), "must be positive"),
-        (lambda d: d.update(inputs=[]), "at least one tensor"),
+        (lambda d: d["size_rule"].update(multiple_of=0), "must be between 1 and 1024"),
+        (lambda d: d.update(inputs=[]), "must list between 1 and 16 tensors"),
     ],
 )
 def test_manifest_problems_name_the_pack_and_field(change, message):
@@ -97,6 +98,9 @@ def test_registry_user_pack_wins_and_broken_packs_are_listed(tmp_path, tiny_pack
 def test_import_copies_a_verified_pack_and_refuses_to_clobber(tmp_path, tiny_pack):
     registry = Registry(tmp_path / "none", tmp_path / "user")
     (tiny_pack.path / "sample.png").write_bytes(b"png")
+    with pytest.raises(PackError, match="sample.png is not listed"):
+        registry.import_pack(tiny_pack.path)  # every file must carry a sha256
+    seal_pack(tiny_pack.path)
     pack = registry.import_pack(tiny_pack.path)
     assert pack.origin == "user" and (pack.path / "sample.png").exists()
     verify_pack(pack)
