@@ -11,13 +11,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import platform
+import signal
 import sys
 import tempfile
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 
 from engine.errors import Cancelled, HeirloomError
+from engine.files import os_error_reason
 
 # (module, function) pairs that add subcommands; a pipeline adds one line here.
 COMMANDS: list[tuple[str, str]] = [
@@ -155,24 +158,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (a closed terminal, a killed batch) unwinds like Ctrl+C, so every
+    half-written temporary file is removed on the way out."""
+    raise KeyboardInterrupt
+
+
+def _log_internal_error() -> str:
+    """Write the traceback to a log file; returns where, or why it could not. Never raises."""
+    details = traceback.format_exc()
+    for folder in (Path(tempfile.gettempdir()), Path.home()):
+        log = folder / "heirloom-error.log"
+        try:
+            with open(log, "w", encoding="utf-8") as handle:
+                handle.write(details)
+            return f"details in {log}"
+        except Exception:  # noqa: BLE001, S112 - any failure: try the next folder
+            continue
+    return "the details could not be written to a log; run again with --debug"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
     try:
         return int(args.func(args) or 0)
     except HeirloomError as exc:
         print(f"heirloom: error: {exc}", file=sys.stderr)
         return 2
-    except (KeyboardInterrupt, Cancelled):
-        print("heirloom: interrupted; no output was written", file=sys.stderr)
+    except OSError as exc:  # a full disk, a read-only folder: the user can fix these
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"heirloom: error: {where}{os_error_reason(exc)}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, Cancelled) as exc:
+        note = str(exc) if isinstance(exc, Cancelled) and str(exc) else "no output was written"
+        print(f"heirloom: interrupted; {note}", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence for a bug
         if args.debug:
             raise
-        log = Path(tempfile.gettempdir()) / "heirloom-error.log"
-        log.write_text(traceback.format_exc(), encoding="utf-8")
-        print(f"heirloom: internal error: {exc} (details in {log})", file=sys.stderr)
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        print(f"heirloom: internal error: {first} ({_log_internal_error()})", file=sys.stderr)
         return 1
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from engine.jobs import Emitter, Event, Preview, Progress
+from engine.jobs import Emitter, Event, Progress
 
 
 class ConsoleProgress:
@@ -26,13 +26,12 @@ class ConsoleProgress:
         self._drawn = False
 
     def __call__(self, event: Event) -> None:
-        if self.quiet or not isinstance(event, Progress | Preview):
-            return
-        if isinstance(event, Preview):
-            return
-        self.show(event.fraction, event.stage, event.message)
+        if isinstance(event, Progress):
+            self.show(event.fraction, event.stage, event.message)
 
     def show(self, fraction: float, stage: str, message: str = "") -> None:
+        if self.quiet:
+            return
         percent = int(round(fraction * 100))
         if self.tty:
             now = time.monotonic()

@@ -20,8 +20,20 @@ from engine import arrays
 from engine.cancel import CancelToken
 from engine.console import ConsoleProgress
 from engine.errors import HeirloomError
+from engine.files import check_outputs, same_file
 from engine.images import LoadedImage, check_writable, load_image, save_image
 from engine.jobs import Emitter, Event, Preview, Result
+from engine.limits import (
+    CONTEXT,
+    COUNT,
+    DRAWS,
+    ETA,
+    JUMP_LENGTH,
+    JUMP_N_SAMPLE,
+    SEED,
+    STEPS,
+    STRENGTH,
+)
 from engine.pipelines.diffusion import (
     EditOptions,
     GenerateOptions,
@@ -42,7 +54,7 @@ def add_diffuse_commands(sub: argparse._SubParsersAction) -> None:
 
     gen = inner.add_parser("generate", help="sample images from noise")
     gen.add_argument("-o", "--output", type=Path, required=True, help="image file")
-    gen.add_argument("--count", type=int, default=1, help="N images: OUT_1 .. OUT_N")
+    gen.add_argument("--count", type=COUNT.parse, default=1, help="N images: OUT_1 .. OUT_N")
     _sampler_args(gen, steps=GenerateOptions.steps)
     gen.set_defaults(func=cmd_generate)
 
@@ -50,17 +62,19 @@ def add_diffuse_commands(sub: argparse._SubParsersAction) -> None:
     fill.add_argument("input", type=Path)
     fill.add_argument("--mask", type=Path, required=True, help="white = fill, same size")
     fill.add_argument("-o", "--output", type=Path, required=True)
-    fill.add_argument("--jump-length", type=int, default=InpaintOptions.jump_length)
+    fill.add_argument("--jump-length", type=JUMP_LENGTH.parse, default=InpaintOptions.jump_length)
     fill.add_argument(
         "--jump-n-sample",
-        type=int,
+        type=JUMP_N_SAMPLE.parse,
         default=InpaintOptions.jump_n_sample,
         help="1 = no resampling; more harmonises the fill with its surroundings, slower",
     )
-    fill.add_argument("--context", type=int, help="px of context around each window's core")
+    fill.add_argument(
+        "--context", type=CONTEXT.parse, help="px of context around each window's core"
+    )
     fill.add_argument(
         "--draws",
-        type=int,
+        type=DRAWS.parse,
         default=InpaintOptions.draws,
         help="fills averaged per window: more is closer to the truth and slower; 1 = grainy",
     )
@@ -72,18 +86,23 @@ def add_diffuse_commands(sub: argparse._SubParsersAction) -> None:
     change.add_argument("--mask", type=Path, help="white = may change (default: everything)")
     change.add_argument("-o", "--output", type=Path, required=True)
     change.add_argument(
-        "--strength", type=float, default=EditOptions.strength, help="(0, 1]: how much changes"
+        "--strength",
+        type=STRENGTH.parse,
+        default=EditOptions.strength,
+        help="(0, 1]: how much changes",
     )
-    change.add_argument("--context", type=int, help="px of context around each window's core")
+    change.add_argument(
+        "--context", type=CONTEXT.parse, help="px of context around each window's core"
+    )
     _sampler_args(change, steps=EditOptions.steps)
     change.set_defaults(func=cmd_edit)
 
 
 def _sampler_args(parser: argparse.ArgumentParser, steps: int, sampler: str = "ddim") -> None:
-    parser.add_argument("--steps", type=int, default=steps, help=f"default {steps}")
-    parser.add_argument("--seed", type=int, help="same seed, same result (default: random)")
+    parser.add_argument("--steps", type=STEPS.parse, default=steps, help=f"default {steps}")
+    parser.add_argument("--seed", type=SEED.parse, help="same seed, same result (default: random)")
     parser.add_argument("--sampler", choices=("ddim", "ddpm"), default=sampler)
-    parser.add_argument("--eta", type=float, default=0.0, help="DDIM noise, 0..1")
+    parser.add_argument("--eta", type=ETA.parse, default=0.0, help="DDIM noise, 0..1")
     parser.add_argument("--previews", type=Path, help="write every step's preview here")
     parser.add_argument("--gif", action="store_true", help="with --previews: denoising.gif")
     parser.add_argument("--model", help="ddpm-eps pack name (default: best installed)")
@@ -188,6 +207,20 @@ def _run(args: argparse.Namespace, job) -> Result:
             frames.discard()
 
 
+def _check_paths(args: argparse.Namespace, inputs: list[Path | None], outputs: list[Path]) -> None:
+    """Outputs (and the previews folder) never touch an input; checked before any work."""
+    check_outputs(inputs, outputs)
+    for path in outputs:
+        check_writable(path, args.overwrite)
+    if args.previews is not None:
+        for source in inputs:
+            if source is not None and same_file(Path(source).parent, args.previews):
+                raise HeirloomError(
+                    f"--previews {args.previews} holds the input {source}; preview frames "
+                    "replace what is in that folder, so give an empty or new folder"
+                )
+
+
 def _load_mask(path: Path) -> np.ndarray:
     return arrays.luma(load_image(path).pixels)
 
@@ -210,16 +243,13 @@ def _summary(path: Path, verb: str, info: dict) -> str:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    if args.count < 1:
-        raise HeirloomError(f"--count must be at least 1, not {args.count}")
     out: Path = args.output
     paths = (
         [out]
         if args.count == 1
         else [out.with_stem(f"{out.stem}_{i + 1}") for i in range(args.count)]
     )
-    for path in paths:
-        check_writable(path, args.overwrite)
+    _check_paths(args, [], paths)
     options = GenerateOptions(count=args.count, **_common(args))
     result = _run(args, lambda emit, cancel: generate(options, emit, cancel))
     keys = ["image"] if args.count == 1 else [f"image_{i + 1}" for i in range(args.count)]
@@ -230,7 +260,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_inpaint(args: argparse.Namespace) -> int:
-    check_writable(args.output, args.overwrite)
+    _check_paths(args, [args.input, args.mask], [args.output])
     photo = load_image(args.input)
     mask = _load_mask(args.mask)
     options = InpaintOptions(
@@ -247,7 +277,7 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
-    check_writable(args.output, args.overwrite)
+    _check_paths(args, [args.input, args.mask], [args.output])
     photo = load_image(args.input)
     mask = _load_mask(args.mask) if args.mask else None
     options = EditOptions(strength=args.strength, context=args.context, **_common(args))

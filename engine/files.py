@@ -22,6 +22,7 @@ import contextlib
 import errno
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -29,6 +30,7 @@ from typing import BinaryIO
 from engine.errors import HeirloomError, WriteError
 
 PART_SUFFIX = ".heirloom-part"
+LOW_SPACE = 1 << 20  # bytes free below which an unexplained write error means "disk full"
 
 _REASONS = {
     errno.ENOSPC: "no space left on the disk",
@@ -51,8 +53,17 @@ def os_error_reason(exc: OSError) -> str:
 
 
 def write_error(path: Path, exc: OSError) -> WriteError:
-    """The one-line error for an OS error while writing ``path``."""
-    return WriteError(f"cannot write {path}: {os_error_reason(exc)}")
+    """The one-line error for an OS error while writing ``path``.
+
+    Encoders report a failed write without an errno ("encoder error -2"); when the disk
+    is then (nearly) full, that is what the user needs to hear.
+    """
+    reason = os_error_reason(exc)
+    if exc.errno is None:
+        with contextlib.suppress(OSError):
+            if shutil.disk_usage(Path(path).parent).free < LOW_SPACE:
+                reason = _REASONS[errno.ENOSPC]
+    return WriteError(f"cannot write {path}: {reason}")
 
 
 # --- outputs never replace inputs -------------------------------------------------

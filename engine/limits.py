@@ -68,10 +68,10 @@ class Limit:
         return value
 
 
-TILE = Limit("tile size", 64, 8192, integer=True)
+TILE = Limit("tile size", 256, 8192, integer=True)  # below 256 the seams dominate
 THRESHOLD = Limit("scratch threshold", 0.0, 1.0, open_low=True)
 SMOOTHING = Limit("smoothing", 0.0, 1.0)
-STRENGTH = Limit("strength", 0.0, 1.0, open_low=True)
+STRENGTH = Limit("strength", 0.0, 1.0, open_low=True)  # SDEdit: 0 would change nothing
 QUALITY = Limit("quality", 1, 100, integer=True)
 DETAIL = Limit("detail", 0.0, 1.0)
 STEPS = Limit("steps", 1, 1000, integer=True)

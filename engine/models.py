@@ -53,7 +53,7 @@ MAX_MULTIPLE = 1024
 MAX_OVERLAP = 2048
 MAX_BYTES_PER_PIXEL = 1 << 20
 MAX_CHANNELS = 64
-MAX_TEXT = 300
+MAX_TEXT = 4000
 
 
 @dataclass(frozen=True)
@@ -459,6 +459,8 @@ def write_pack(
     sibling folder and renamed, so a failed export never leaves half a pack behind.
     """
     folder = Path(folder)
+    check_pack_name(manifest.name)
+    check_task_io(manifest)
     if folder.exists() and not overwrite:
         raise PackError(f"model pack folder '{folder}' already exists")
     folder.parent.mkdir(parents=True, exist_ok=True)

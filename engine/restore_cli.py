@@ -8,6 +8,7 @@ other size is an error, since a stretched mask would mark the wrong pixels.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -16,8 +17,10 @@ import numpy as np
 from engine import arrays
 from engine.cancel import CancelToken
 from engine.console import ConsoleProgress
-from engine.errors import HeirloomError
+from engine.errors import Cancelled, HeirloomError
+from engine.files import check_outputs, same_file
 from engine.images import FORMATS, LoadedImage, check_writable, load_image, save_image
+from engine.limits import QUALITY, SMOOTHING, THRESHOLD, TILE
 from engine.pipelines.restore import RestoreOptions, detect_scratches, restore_photo
 
 
@@ -27,7 +30,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     detect.add_argument(
         "-o", "--output", type=Path, required=True, help="mask PNG (white = damage)"
     )
-    detect.add_argument("--threshold", type=float, help="0..1 (default: the model's)")
+    detect.add_argument("--threshold", type=THRESHOLD.parse, help="0..1 (default: the model's)")
     detect.add_argument("--prob", type=Path, help="also write the probability map here")
     _common(detect)
     detect.set_defaults(func=cmd_detect)
@@ -38,19 +41,23 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     restore.add_argument(
         "--scratches", default="auto", help="auto (detect), off, or a mask image (white = damage)"
     )
-    restore.add_argument("--threshold", type=float, help="scratch threshold 0..1")
+    restore.add_argument("--threshold", type=THRESHOLD.parse, help="scratch threshold 0..1")
     restore.add_argument("--faces", action=argparse.BooleanOptionalAction, default=True)
     restore.add_argument("--colour", action="store_true", help="keep RGB output for gray scans")
     restore.add_argument(
         "--smoothing",
-        type=float,
+        type=SMOOTHING.parse,
         default=1.0,
         help="0..1: how much of the denoising to keep outside the damage (0 keeps the grain)",
     )
     restore.add_argument("--save-mask", type=Path, help="write the damage mask used")
     restore.add_argument("--bit-depth", type=int, choices=(8, 16), help="default: the input's")
-    restore.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality")
-    restore.add_argument("--tile", type=int, help="tile size in pixels (default: from memory)")
+    restore.add_argument("--quality", type=QUALITY.parse, default=95, help="JPEG/WebP quality")
+    restore.add_argument(
+        "--tile",
+        type=TILE.parse,
+        help=f"tile size in pixels, {TILE.describe()} (default: from memory)",
+    )
     restore.add_argument("--model", help="restore pack name (default: best installed)")
     restore.add_argument("--detector", help="scratch-detect pack name")
     _common(restore)
@@ -82,7 +89,10 @@ def _user_mask(path: Path, height: int, width: int) -> np.ndarray:
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
+    check_outputs([args.input], [args.output, args.prob])
     check_writable(args.output, args.overwrite)
+    if args.prob:
+        check_writable(args.prob, args.overwrite)
     photo = load_image(args.input)
     progress = ConsoleProgress(quiet=args.quiet)
     options = RestoreOptions(threshold=args.threshold, device=args.device)
@@ -129,17 +139,33 @@ def _restore_one(photo: LoadedImage, output: Path, args: argparse.Namespace, qui
         overwrite=args.overwrite,
     )
     if args.save_mask:
-        target = args.save_mask
-        if target.is_dir():
-            target = target / f"{output.stem}_mask.png"
+        target = _mask_target(args.save_mask, output)
         save_image(target, result.images["mask"].astype(np.float32), overwrite=args.overwrite)
     return result.info
+
+
+def _mask_target(save_mask: Path, output: Path) -> Path:
+    """Where ``--save-mask`` goes for ``output``: the path, or a file in that folder."""
+    return save_mask / f"{output.stem}_mask.png" if save_mask.is_dir() else save_mask
+
+
+def _scratch_file(args: argparse.Namespace) -> Path | None:
+    return None if args.scratches in ("auto", "off") else Path(args.scratches)
+
+
+def _check_paths(source: Path, output: Path, args: argparse.Namespace) -> None:
+    """Every output against every input, and each writable, before any work."""
+    mask = _mask_target(args.save_mask, output) if args.save_mask else None
+    check_outputs([source, _scratch_file(args)], [output, mask])
+    check_writable(output, args.overwrite)
+    if mask is not None:
+        check_writable(mask, args.overwrite)
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
     if args.input.is_dir():
         return _restore_folder(args)
-    check_writable(args.output, args.overwrite)
+    _check_paths(args.input, args.output, args)
     photo = load_image(args.input)
     info = _restore_one(photo, args.output, args, args.quiet)
     print(
@@ -153,24 +179,38 @@ def _restore_folder(args: argparse.Namespace) -> int:
     out_dir: Path = args.output
     if out_dir.exists() and not out_dir.is_dir():
         raise HeirloomError(f"{out_dir} is a file; give a folder for the restored photos")
-    if out_dir.resolve() == args.input.resolve():
+    if same_file(out_dir, args.input):
         raise HeirloomError("the output folder must differ from the input folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if not out_dir.parent.is_dir():
+        raise HeirloomError(f"the folder {out_dir.parent} does not exist")
     files = sorted(p for p in args.input.iterdir() if p.is_file() and p.suffix.lower() in FORMATS)
     if not files:
         raise HeirloomError(f"no photos (.png, .jpg, .tif, .webp, .bmp) in {args.input}")
+    created = not out_dir.exists()
+    out_dir.mkdir(exist_ok=True)
     failures: list[tuple[str, str]] = []
-    for index, path in enumerate(files, 1):
-        target = out_dir / path.name
-        try:
-            check_writable(target, args.overwrite)
-            photo = load_image(path)
-            info = _restore_one(photo, target, args, quiet=True)
-            print(f"[{index}/{len(files)}] ok      {path.name} ({len(info['faces'])} faces)")
-        except HeirloomError as exc:
-            failures.append((path.name, str(exc)))
-            print(f"[{index}/{len(files)}] FAILED  {path.name}: {exc}", file=sys.stderr)
-    done = len(files) - len(failures)
+    done = 0
+    try:
+        for index, path in enumerate(files, 1):
+            target = out_dir / path.name
+            try:
+                _check_paths(path, target, args)
+                photo = load_image(path)
+                info = _restore_one(photo, target, args, quiet=True)
+                done += 1
+                print(f"[{index}/{len(files)}] ok      {path.name} ({len(info['faces'])} faces)")
+            except HeirloomError as exc:
+                failures.append((path.name, str(exc)))
+                print(f"[{index}/{len(files)}] FAILED  {path.name}: {exc}", file=sys.stderr)
+    except (KeyboardInterrupt, Cancelled):
+        raise Cancelled(
+            f"{done} of {len(files)} photos were restored into {out_dir} and are complete; "
+            "the photo in progress was not written"
+        ) from None
+    finally:
+        if created and done == 0:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()  # nothing was written: leave no empty folder behind
     print(f"restored {done} of {len(files)} photos into {out_dir}")
     for name, reason in failures:
         print(f"  skipped {name}: {reason}")

@@ -1,8 +1,8 @@
 """``heirloom edges`` and ``heirloom sketch``: photo -> line drawing -> generated photo.
 
-    heirloom edges PHOTO -o EDGES.png [--detail 0.5] [--overwrite]
+    heirloom edges PHOTO -o EDGES.png [--detail 0.5] [--overwrite] [-q]
     heirloom sketch EDGES.png -o OUT.png [--model NAME] [--device auto|cpu|cuda]
-                    [--no-thin] [--overwrite]
+                    [--no-thin] [--overwrite] [-q]
 
 Both only load, call the pipeline in :mod:`engine.pipelines.sketch` and save; every
 problem the user can fix (a photo given to ``sketch``, an empty canvas, an existing
@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.images import ImageMeta, load_image, save_image
+from engine.files import check_outputs
+from engine.images import ImageMeta, check_writable, load_image, save_image
+from engine.limits import DETAIL
 from engine.runtime import DEVICES
 
 
@@ -29,11 +31,12 @@ def add_sketch_commands(sub: argparse._SubParsersAction) -> None:
     edges.add_argument("-o", "--output", type=Path, required=True, help="PNG to write")
     edges.add_argument(
         "--detail",
-        type=_detail,
+        type=DETAIL.parse,
         default=0.5,
         help="0 keeps only strong contours, 1 nearly every boundary (default 0.5)",
     )
     edges.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    edges.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     edges.set_defaults(func=cmd_edges)
 
     sketch = sub.add_parser("sketch", help="turn a line drawing into a photo (sketch2photo)")
@@ -47,17 +50,14 @@ def add_sketch_commands(sub: argparse._SubParsersAction) -> None:
         help="feed strokes as drawn instead of thinning them to 1-px lines",
     )
     sketch.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    sketch.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     sketch.set_defaults(func=cmd_sketch)
 
 
-def _detail(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number between 0 and 1") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value:g} is outside 0..1")
-    return value
+def _check_paths(source: Path, output: Path, overwrite: bool) -> None:
+    """The output is never the input, and is writable, before any work starts."""
+    check_outputs([source], [output])
+    check_writable(output, overwrite)
 
 
 def _on_white(path: Path) -> tuple[np.ndarray, ImageMeta]:
@@ -74,8 +74,9 @@ def cmd_edges(args: argparse.Namespace) -> int:
     from engine.console import ConsoleProgress
     from engine.pipelines.sketch import trace_edges
 
+    _check_paths(args.photo, args.output, args.overwrite)
     pixels, meta = _on_white(args.photo)
-    progress = ConsoleProgress()
+    progress = ConsoleProgress(quiet=args.quiet)
     progress.show(0.0, "tracing edges", f"detail {args.detail:g}")
     edges = trace_edges(pixels, args.detail)
     progress.show(1.0, "done")
@@ -101,9 +102,10 @@ def cmd_sketch(args: argparse.Namespace) -> int:
     from engine.console import ConsoleProgress
     from engine.pipelines.sketch import SketchOptions, sketch_to_photo
 
+    _check_paths(args.edges, args.output, args.overwrite)
     pixels, meta = _on_white(args.edges)
     options = SketchOptions(model=args.model, device=args.device, thin=not args.no_thin)
-    progress = ConsoleProgress()
+    progress = ConsoleProgress(quiet=args.quiet)
     result = sketch_to_photo(pixels, options, progress.emitter())
     progress.done()
     photo = result.images["photo"]

@@ -52,6 +52,13 @@ def tile_for_budget(budget_mb: float, bytes_per_pixel: int, rule: SizeRule) -> i
     return max(math.ceil(rule.min / m) * m, side // m * m, m)
 
 
+def smallest_tile(rule: SizeRule, overlap: int) -> int:
+    """The smallest tile with some weight left after both feathered margins: below it
+    every pixel of a tile is margin and the blend divides nothing by nothing (black)."""
+    m = rule.multiple_of
+    return max(math.ceil(rule.min / m) * m, math.ceil((2 * overlap + m) / m) * m)
+
+
 def _origins(length: int, tile: int, step: int) -> list[int]:
     if length <= tile:
         return [0]

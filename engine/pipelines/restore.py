@@ -29,10 +29,11 @@ from engine import arrays
 from engine.cancel import NEVER, CancelToken
 from engine.errors import HeirloomError, PackError
 from engine.jobs import Emitter, Progress, Result, silent
+from engine.limits import MEMORY_MB, SMOOTHING, THRESHOLD, TILE
 from engine.models import ModelPack, Registry, TensorSpec
 from engine.pipelines.prepass import prepass_batch
 from engine.runtime import Device, Session, open_pack
-from engine.tiling import DEFAULT_BUDGET_MB, run_tiled, tile_for_budget
+from engine.tiling import DEFAULT_BUDGET_MB, run_tiled, smallest_tile, tile_for_budget
 
 MIN_SIDE = 16
 FACE_CROP = 256
@@ -66,6 +67,14 @@ class RestoreOptions:
 # --- helpers --------------------------------------------------------------------
 
 
+def _check_options(options: RestoreOptions) -> None:
+    """The same ranges the CLI and the app enforce, for callers that reach us directly."""
+    THRESHOLD.check(options.threshold)
+    SMOOTHING.check(options.smoothing)
+    MEMORY_MB.check(options.memory_mb)
+    TILE.check(options.tile)
+
+
 def _check_image(image: np.ndarray) -> None:
     if image.ndim != 3 or image.shape[2] not in (1, 3):
         raise ValueError(f"image must be HxWx1 or HxWx3, not {image.shape}")
@@ -74,10 +83,6 @@ def _check_image(image: np.ndarray) -> None:
             f"the photo is {image.shape[1]}x{image.shape[0]} pixels; Heirloom needs at "
             f"least {MIN_SIDE} pixels on each side"
         )
-
-
-def _session(pack: ModelPack, device: Device) -> Session:
-    return open_pack(pack, device)
 
 
 def _spec(pack: ModelPack, *names: str) -> TensorSpec | None:
@@ -93,6 +98,13 @@ def _tile_for(pack: ModelPack, options: RestoreOptions) -> int:
     if not pack.manifest.tiling.allowed:
         return 1 << 30  # one tile: the graph needs the whole image
     if options.tile:
+        TILE.check(options.tile)
+        smallest = smallest_tile(pack.manifest.size_rule, pack.manifest.tiling.overlap)
+        if options.tile < smallest:
+            raise HeirloomError(
+                f"tile size {options.tile} is too small for the model pack '{pack.name}'; "
+                f"use at least {smallest}"
+            )
         return options.tile
     return tile_for_budget(
         options.memory_mb, pack.manifest.tiling.bytes_per_pixel, pack.manifest.size_rule
@@ -130,10 +142,11 @@ def detect_scratches(
     threshold, the working size and the device that ran.
     """
     _check_image(image)
+    _check_options(options)
     emit = emit or silent()
     registry = registry or Registry()
     pack = registry.for_task("scratch-detect", options.detector)
-    session = _session(pack, options.device)
+    session = open_pack(pack, options.device)
     spec = _image_input(pack)
     height, width = image.shape[:2]
     wh, ww = _working_size(pack, height, width, options.working_side)
@@ -254,11 +267,6 @@ def _strength(pack: ModelPack, options: RestoreOptions) -> float:
     return value
 
 
-def _check_smoothing(options: RestoreOptions) -> None:
-    if not 0.0 <= options.smoothing <= 1.0:
-        raise HeirloomError(f"smoothing must be between 0 and 1, not {options.smoothing}")
-
-
 def _detail(pack: ModelPack, strength: float) -> float | None:
     """The pack's weight of local detail outside the damage (None: the plain blend); never
     above ``strength``, so a user who turns the restoration down turns all of it down."""
@@ -351,7 +359,7 @@ def _faces_stage(
         return restored, [], "no faces found"
     try:
         enhancer = registry.for_task("face-enhance", options.face_model)
-        enhance_session = _session(enhancer, options.device)
+        enhance_session = open_pack(enhancer, options.device)
     except PackError:
         enhancer, enhance_session = None, None
     method = enhancer.name if enhancer else f"second {restore[0].name} pass at face scale"
@@ -401,6 +409,7 @@ def restore_photo(
     and the face method. The input array is not modified.
     """
     _check_image(image)
+    _check_options(options)
     emit = emit or silent()
     registry = registry or Registry()
     height, width = image.shape[:2]
@@ -412,7 +421,6 @@ def restore_photo(
     images: dict[str, np.ndarray] = {}
     restore_pack = registry.for_task("restore", options.restorer)  # fail early if missing
     _strength(restore_pack, options)
-    _check_smoothing(options)
     if options.mask is not None:
         mask = np.asarray(options.mask) > 0.5
         if mask.shape != (height, width):
@@ -442,7 +450,7 @@ def restore_photo(
         info["detector_device"] = detected.info["device"]
         emit.preview(lambda: arrays.overlay(image, mask), 1, 3, "damage")
 
-    session = _session(restore_pack, options.device)
+    session = open_pack(restore_pack, options.device)
     emit.progress(0.3, "Restoring", f"{restore_pack.name} on {session.describe()}")
     restored = _restore_pass(
         restore_pack,

@@ -131,7 +131,7 @@ def test_smoothing_out_of_range_is_one_line_and_writes_nothing(tmp_path, home):
     bad = heirloom(
         "restore", SAMPLES / "old_LadyBird.jpg", "-o", out, "--smoothing", "2", home=home
     )
-    assert bad.returncode != 0 and "smoothing must be between 0 and 1" in bad.stderr
+    assert bad.returncode != 0 and "--smoothing: must be between 0 and 1, not 2" in bad.stderr
     assert "Traceback" not in bad.stderr and not out.exists()
     grainy = heirloom(
         "restore", SAMPLES / "old_LadyBird.jpg", "-o", out, "--smoothing", "0.3", home=home
