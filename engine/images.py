@@ -170,9 +170,15 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> LoadedImage:
     """Read a photo for the engine, upright (EXIF orientation applied), metadata kept.
 
     Raises :class:`ImageError` with one line for anything that is not a readable,
-    complete image of sane size.
+    complete image of sane size. Pillow's warnings about damaged metadata it skips
+    are silenced: the photo still loads, and they would reach the user as stray lines.
     """
-    path = Path(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return _load(Path(path), max_pixels)
+
+
+def _load(path: Path, max_pixels: int) -> LoadedImage:
     _check_file(path)
     try:
         with warnings.catch_warnings():
