@@ -101,8 +101,8 @@ def check_outputs(
         for source in sources:
             if key == _identity(source):
                 raise HeirloomError(
-                    f"refusing to write the {what} {target}: it is the input {source}; "
-                    "inputs are never overwritten, choose another name"
+                    f"refusing to write the {what} {target}: it is the input {source} "
+                    "(originals are never overwritten); choose another name"
                 )
         if key in seen:
             raise HeirloomError(

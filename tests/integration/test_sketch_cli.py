@@ -86,6 +86,9 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path):
     Image.new("L", (300, 200), 0).save(black)
     one_line_error(heirloom("sketch", black, "-o", out, home=home), "the sketch is empty")
     one_line_error(heirloom("sketch", tmp_path / "missing.png", "-o", out, home=home), "missing")
-    one_line_error(heirloom("edges", SAMPLE, "-o", out, "--detail", "2", home=home), "must be between 0 and 1, not 2")
+    one_line_error(
+        heirloom("edges", SAMPLE, "-o", out, "--detail", "2", home=home),
+        "must be between 0 and 1, not 2",
+    )
     one_line_error(heirloom("edges", SAMPLE, "-o", SAMPLE, "--overwrite", home=home), "original")
     assert not out.exists() and list(tmp_path.iterdir()) == [black]
