@@ -2,7 +2,9 @@
 
 Each file is its own job (load, detect, restore, save), so one corrupt scan fails
 alone: its row says why and the next file starts. Results keep the source's name,
-format and metadata; the source folder is never written to.
+format and metadata; the source folder is never written to: an output folder that is
+the input folder (after following links and ``..``) is refused before any job starts,
+and each job refuses, before any work, a target that is its own source (a link).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.cancel import CancelToken
-from engine.errors import ImageError
+from engine.files import check_outputs, os_error_reason, same_file
 from engine.images import FORMATS, load_image, save_image
 from engine.jobs import Emitter, Result
 from engine.pipelines.restore import RestoreOptions, restore_photo
@@ -40,11 +42,10 @@ def restore_file(source: Path, target_dir: Path, options: RestoreOptions, regist
     """The job for one file: returns its function for the runner."""
 
     def job(emit: Emitter, cancel: CancelToken) -> Result:
+        target = target_dir / source.name
+        check_outputs([source], [target])
         image = load_image(source)
         result = restore_photo(image.pixels, options, emit, cancel, registry)
-        target = target_dir / source.name
-        if target.resolve() == source.resolve():
-            raise ImageError("the output folder is the input folder; choose another one")
         save_image(
             target, result.images["restored"], meta=image.meta, alpha=image.alpha, overwrite=True
         )
@@ -111,13 +112,18 @@ class BatchDialog(QDialog):
         if not source.is_dir() or not self.target.text():
             self.summary.setText("Choose a folder of photos and a folder for the results.")
             return
-        if source.resolve() == target.resolve():
+        if same_file(source, target):
             self.summary.setText(
                 "The results need their own folder; the originals stay as they are."
             )
             return
-        target.mkdir(parents=True, exist_ok=True)
-        self.files = photos_in(source)
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            files = photos_in(source)
+        except OSError as exc:
+            self.summary.setText(f"Cannot use {exc.filename}: {os_error_reason(exc)}.")
+            return
+        self.files = files
         self.table.setRowCount(len(self.files))
         for row, path in enumerate(self.files):
             self.table.setItem(row, 0, QTableWidgetItem(path.name))

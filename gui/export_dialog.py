@@ -1,8 +1,9 @@
 """Export: the result or a layer to PNG, JPEG or TIFF, through engine.images.save_image.
 
-save_image keeps the source's ICC profile and EXIF, writes atomically and refuses the
-original file as a target, so exporting can never damage the scan the user started
-from.
+save_image keeps the source's ICC profile and EXIF and writes atomically; before that,
+:func:`export_layer` refuses (``check_outputs``: links and ``..`` resolved) a target
+that is the photo the document came from or its project file, so exporting can never
+damage the scan the user started from or the work saved so far.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import HeirloomError
+from engine.files import check_outputs
 from engine.images import save_image
+from engine.limits import QUALITY
 from gui.document import Document, Layer
 
 FORMATS = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif"}
@@ -41,6 +44,8 @@ def layer_pixels(document: Document, layer: Layer) -> np.ndarray:
 def export_layer(
     document: Document, layer: Layer, path: Path, bit_depth: int, quality: int
 ) -> Path:
+    """Write ``layer`` to ``path`` (replacing an earlier export, never an input)."""
+    check_outputs([document.source, document.project_path], [path], what="export")
     meta = document.meta
     if layer in (Layer.MASK, Layer.SKETCH):
         meta = replace(meta, icc_profile=None, exif=None)  # a mask is not a photograph
@@ -74,7 +79,7 @@ class ExportDialog(QDialog):
         if document.meta.bit_depth == 16:
             self.depth.setCurrentIndex(1)
         self.quality = QSpinBox()
-        self.quality.setRange(50, 100)
+        self.quality.setRange(QUALITY.low, QUALITY.high)
         self.quality.setValue(95)
         for label, widget in (
             ("Layer", self.layer),

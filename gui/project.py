@@ -18,6 +18,7 @@ must decode to exactly the project's width x height. Every problem ends as one
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -25,6 +26,7 @@ import shutil
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -356,15 +358,11 @@ _ZIP_ERRORS = (
 )
 
 
-def read_project(path: Path) -> ProjectLayers:
-    """Read and check every layer of a project file; raises ProjectError with the reason."""
-    path = Path(path)
+@contextlib.contextmanager
+def _project_errors(path: Path) -> Iterator[None]:
+    """Whatever goes wrong inside a project file becomes one ProjectError line."""
     try:
-        with (
-            zipfile.ZipFile(path) as archive,
-            tempfile.TemporaryDirectory(prefix="heirloom-open-") as tmp,
-        ):
-            return _read_layers(archive, path, Path(tmp))
+        yield
     except HeirloomError as exc:
         raise ProjectError(_one_line(f"{path.name} cannot be opened: {exc}")) from None
     except FileNotFoundError:
@@ -373,6 +371,26 @@ def read_project(path: Path) -> ProjectLayers:
         raise ProjectError(
             _one_line(f"{path.name} is not a readable Heirloom project ({exc})")
         ) from None
+
+
+def read_info(path: Path) -> ProjectInfo:
+    """Check a project's members and project.json without decoding a layer (quick: for
+    listing autosaves); raises ProjectError like :func:`read_project`."""
+    path = Path(path)
+    with _project_errors(path), zipfile.ZipFile(path) as archive:
+        _check_members(archive)
+        return _read_manifest(archive)
+
+
+def read_project(path: Path) -> ProjectLayers:
+    """Read and check every layer of a project file; raises ProjectError with the reason."""
+    path = Path(path)
+    with (
+        _project_errors(path),
+        zipfile.ZipFile(path) as archive,
+        tempfile.TemporaryDirectory(prefix="heirloom-open-") as tmp,
+    ):
+        return _read_layers(archive, path, Path(tmp))
 
 
 def project_document(layers: ProjectLayers) -> Document:

@@ -161,6 +161,7 @@ def render(out: Path) -> list[str]:
         _save(window, out, "10-diffuse-edit")
     else:
         skipped.append("diffusion preview: no ddpm-eps pack installed")
+    document.undo.setClean()  # demo edits: nothing to keep, so closing does not ask
     window.close()
     return skipped
 

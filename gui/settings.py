@@ -2,23 +2,39 @@
 
 Defaults live in :class:`Settings` and nowhere else, so a first start, a reset and a
 test all agree. QSettings is only the storage: values are read back through the
-dataclass field types and a bad or missing value falls back to its default instead of
-breaking start-up. The ini file lives under ``$HEIRLOOM_HOME`` when set (tests, a
-portable install), else in the platform's config folder.
+dataclass field types, numbers are kept within the ranges in :data:`RANGES` (the
+engine's :mod:`engine.limits`, which the CLI and the spin boxes use too), and a bad
+value (``tile_size=huge`` after a hand edit) falls back to its default instead of
+breaking start-up; its key lands in ``Settings.reset`` so the window can say so once.
+The ini file lives under ``$HEIRLOOM_HOME`` when set (tests, a portable install), else
+in the platform's config folder.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
+from engine.limits import SMOOTHING, STEPS, THREADS, TILE
+
 SCHEMA_VERSION = 1
 DEVICES = ("auto", "cuda", "cpu")
 RECENT_LIMIT = 10
+RANGES: dict[str, tuple[float, float]] = {
+    "tile_size": (TILE.low, TILE.high),
+    "threads": (THREADS.low, THREADS.high),
+    "diffusion_steps": (STEPS.low, STEPS.high),
+    # engine THRESHOLD is (0, 1]; a closed range in 0.01 steps that never marks all or none
+    "scratch_threshold": (0.01, 0.99),
+    "restore_smoothing": (SMOOTHING.low, SMOOTHING.high),
+    "autosave_minutes": (0.5, 60.0),
+}
+"""Valid range of each numeric setting: spin boxes, sliders and load_settings share it."""
 
 
 @dataclass
@@ -35,6 +51,8 @@ class Settings:
     autosave_minutes: float = 3.0
     recent_files: list[str] = field(default_factory=list)
     schema: int = SCHEMA_VERSION
+    # not stored: the keys load_settings had to reset, for a one-time notice
+    reset: list[str] = field(default_factory=list, compare=False, metadata={"stored": False})
 
     def remember(self, path: Path) -> None:
         """Put ``path`` first in the recent files, without duplicates."""
@@ -59,12 +77,19 @@ def settings_store() -> QSettings:
 
 
 def _coerce(value: object, default: object) -> object:
+    """``value`` as the type of ``default``; raises ValueError or TypeError when it is not."""
     if isinstance(default, bool):
-        return value if isinstance(value, bool) else str(value).lower() in ("true", "1")
+        text = str(value).lower()
+        if text not in ("true", "false", "1", "0"):
+            raise ValueError(value)
+        return text in ("true", "1")
     if isinstance(default, int):
-        return int(value)  # type: ignore[arg-type]
+        return int(str(value))
     if isinstance(default, float):
-        return float(value)  # type: ignore[arg-type]
+        number = float(str(value))
+        if not math.isfinite(number):
+            raise ValueError(value)
+        return number
     if isinstance(default, list):
         if value is None or value == "":
             return []
@@ -72,32 +97,49 @@ def _coerce(value: object, default: object) -> object:
     return str(value)
 
 
+def _stored_fields() -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(Settings) if f.metadata.get("stored", True)]
+
+
 def load_settings(store: QSettings | None = None) -> Settings:
-    """Read the stored settings; unknown, invalid or newer-schema values become defaults."""
+    """Read the stored settings; unknown, invalid or newer-schema values become defaults.
+
+    Never raises for what is in the file: a value that is not of its type or out of its
+    range is reset (numbers are clamped into :data:`RANGES`) and named in ``reset``.
+    """
     store = store or settings_store()
     settings = Settings()
-    stored_schema = int(store.value("schema", SCHEMA_VERSION) or SCHEMA_VERSION)
+    reset: list[str] = []
+    try:
+        stored_schema = int(str(store.value("schema", SCHEMA_VERSION)))
+    except ValueError:
+        stored_schema = SCHEMA_VERSION
+        reset.append("schema")
     if stored_schema > SCHEMA_VERSION:
         return settings  # written by a newer Heirloom: do not guess at its meaning
-    for spec in dataclasses.fields(Settings):
+    for spec in _stored_fields():
         if spec.name == "schema" or not store.contains(spec.name):
             continue
         default = getattr(settings, spec.name)
         try:
             setattr(settings, spec.name, _coerce(store.value(spec.name), default))
         except (TypeError, ValueError):
-            continue
+            reset.append(spec.name)
     if settings.device not in DEVICES:
-        settings.device = "auto"
-    settings.tile_size = min(4096, max(64, settings.tile_size))
-    settings.diffusion_steps = min(1000, max(1, settings.diffusion_steps))
-    settings.scratch_threshold = min(0.99, max(0.01, settings.scratch_threshold))
-    settings.restore_smoothing = min(1.0, max(0.0, settings.restore_smoothing))
+        settings.device = Settings.device
+        reset.append("device")
+    for name, (low, high) in RANGES.items():
+        value = getattr(settings, name)
+        if not low <= value <= high:
+            setattr(settings, name, type(value)(min(high, max(low, value))))
+            reset.append(name)
+    settings.reset = reset
     return settings
 
 
 def save_settings(settings: Settings, store: QSettings | None = None) -> None:
+    """Store every setting (not the ``reset`` notice) and flush, so a crash keeps them."""
     store = store or settings_store()
-    for key, value in dataclasses.asdict(settings).items():
-        store.setValue(key, value)
+    for spec in _stored_fields():
+        store.setValue(spec.name, getattr(settings, spec.name))
     store.sync()

@@ -1,4 +1,8 @@
-"""Settings dialog: edits a :class:`~gui.settings.Settings` in place when accepted."""
+"""Settings dialog: edits a :class:`~gui.settings.Settings` in place when accepted.
+
+Every number's range is :data:`gui.settings.RANGES` (the engine's limits), the same
+that load_settings clamps to, so nothing the dialog accepts is reset at the next start.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.settings import DEVICES, Settings
+from gui.settings import DEVICES, RANGES, Settings
+
+
+def _ints(name: str) -> tuple[int, int]:
+    low, high = RANGES[name]
+    return int(low), int(high)
 
 
 class SettingsDialog(QDialog):
@@ -29,26 +38,26 @@ class SettingsDialog(QDialog):
             )
         self.device.setCurrentIndex(DEVICES.index(settings.device))
         self.tile = QSpinBox()
-        self.tile.setRange(64, 4096)
+        self.tile.setRange(*_ints("tile_size"))
         self.tile.setSingleStep(64)
         self.tile.setSuffix(" px")
         self.tile.setValue(settings.tile_size)
         self.tile.setToolTip("Smaller tiles use less memory on big scans, and run a bit slower")
         self.threads = QSpinBox()
-        self.threads.setRange(0, 256)
+        self.threads.setRange(*_ints("threads"))
         self.threads.setSpecialValueText("All cores")
         self.threads.setValue(settings.threads)
         self.steps = QSpinBox()
-        self.steps.setRange(1, 1000)
+        self.steps.setRange(*_ints("diffusion_steps"))
         self.steps.setValue(settings.diffusion_steps)
         self.threshold = QDoubleSpinBox()
-        self.threshold.setRange(0.01, 0.99)
+        self.threshold.setRange(*RANGES["scratch_threshold"])
         self.threshold.setSingleStep(0.05)
         self.threshold.setValue(settings.scratch_threshold)
         self.live = QCheckBox("Regenerate after every sketch stroke")
         self.live.setChecked(settings.live_mode)
         self.autosave = QDoubleSpinBox()
-        self.autosave.setRange(0.5, 60)
+        self.autosave.setRange(*RANGES["autosave_minutes"])
         self.autosave.setSuffix(" min")
         self.autosave.setValue(settings.autosave_minutes)
         for label, widget in (

@@ -3,13 +3,23 @@
 The window owns the app-wide pieces (document, job bridge, settings, autosave) and
 the actions with their shortcuts; the workspace panels build and read jobs. Long
 work always goes through the bridge, so the window only ever shows progress.
+
+Unsaved work is never dropped without asking: closing the window, Quit, and every way
+of opening another document (Open, recent files, drag and drop, paste, recovering an
+autosave) go through :meth:`MainWindow.when_work_is_safe`, which asks Save / Discard /
+Cancel (a window-modal box, answered asynchronously) whenever the document's undo
+stack is not at its clean (saved) state. ``open_now`` is for scripts and replaces
+without asking.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QMimeData, QSize, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
@@ -21,8 +31,13 @@ from PySide6.QtGui import (
     QKeySequence,
 )
 from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialogButtonBox,
     QFileDialog,
+    QGridLayout,
     QLabel,
+    QListWidget,
+    QListWidgetItem,
     QMainWindow,
     QMessageBox,
     QProgressBar,
@@ -40,7 +55,7 @@ from PySide6.QtWidgets import (
 from engine import runtime
 from engine.errors import HeirloomError
 from engine.images import ImageMeta, LoadedImage
-from gui.autosave import Autosaver, orphaned_autosaves
+from gui.autosave import Autosaver, Orphan, orphaned_autosaves
 from gui.bridge import EngineBridge
 from gui.canvas.view import CanvasView, Tool
 from gui.device_status import DeviceStatus
@@ -120,9 +135,21 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_status()
         self.autosaver = Autosaver(lambda: self.context.document, settings.autosave_minutes, self)
+        self.autosaver.failed.connect(self._autosave_failed)
+        self.unsaved_box: QMessageBox | None = None
+        self.recovery_box: RecoveryBox | None = None
+        self.damaged_box: QMessageBox | None = None
+        self._may_close = False
         self.context.documents.replaced.connect(self._on_document)
         self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         self._on_document()
+        if settings.reset:
+            self.statusBar().showMessage(
+                "Some settings in settings.ini were not valid and were reset to their "
+                f"defaults: {', '.join(settings.reset)}",
+                20_000,
+            )
+            settings.reset.clear()
         if offer_recovery:
             QTimer.singleShot(0, self.offer_recovery)
 
@@ -176,7 +203,7 @@ class MainWindow(QMainWindow):
         )
         self.batch_action = a("&Batch Restore…", self.batch, "Ctrl+B")
         self.paste_action = a("&Paste Image", self.paste, QKeySequence.StandardKey.Paste)
-        self.quit_action = a("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.quit_action = a("&Quit", self.close, QKeySequence.StandardKey.Quit)  # asks first
         self.undo_action = a("&Undo", self._undo, QKeySequence.StandardKey.Undo, "undo", "Undo")
         self.redo_action = a("&Redo", self._redo, QKeySequence.StandardKey.Redo, "redo", "Redo")
         self.settings_action = a("Se&ttings…", self.edit_settings, "Ctrl+,")
@@ -360,19 +387,80 @@ class MainWindow(QMainWindow):
             return
         self.canvas.set_document(document)
         self.canvas.show_faces(document.faces)
-        self.setWindowTitle(f"{document.title} — Heirloom")
+        document.undo.cleanChanged.connect(self._show_title)
+        self._show_title()
         self.workspaces[self.tabs.currentIndex()].activate()
         self.brush_action.setChecked(self.canvas.tool == Tool.BRUSH)
         self.pan_action.setChecked(self.canvas.tool == Tool.NONE)
 
+    def _show_title(self) -> None:
+        """The document's name, with the platform's unsaved-changes marker ("*")."""
+        document = self.context.document
+        if document is None:
+            self.setWindowTitle("Heirloom")
+            self.setWindowModified(False)
+            return
+        self.setWindowTitle(f"{document.title}[*] — Heirloom")
+        self.setWindowModified(not document.undo.isClean())
+
     def set_document(self, document: Document) -> None:
+        """Replace the document without asking (callers ask first, through
+        :meth:`when_work_is_safe`)."""
         self.bridge.cancel()
         self.context.documents.set(document)
 
+    # --- unsaved changes ----------------------------------------------------------------
+
+    def has_unsaved_changes(self) -> bool:
+        """The document changed since it was opened or last saved."""
+        document = self.context.document
+        return document is not None and not document.undo.isClean()
+
+    def when_work_is_safe(self, proceed: Callable[[], None]) -> None:
+        """Run ``proceed`` (which replaces or drops the document) at once when nothing is
+        unsaved; else ask Save / Discard / Cancel and run it after a save or a discard.
+
+        The box is window-modal but not blocking (``open``), so the answer arrives as a
+        signal; a second request while one is asked is dropped.
+        """
+        if not self.has_unsaved_changes():
+            proceed()
+            return
+        if self.unsaved_box is not None and self.unsaved_box.isVisible():
+            return
+        document = self.context.document
+        assert document is not None
+        name = (document.project_path or document.source or Path("Untitled")).name
+        buttons = QMessageBox.StandardButton
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Unsaved changes",
+            f"Save the changes to {name} first?",
+            buttons.Save | buttons.Discard | buttons.Cancel,
+            self,
+        )
+        box.setObjectName("unsaved")
+        box.setInformativeText("Your changes are lost if you don't save them.")
+        box.setDefaultButton(buttons.Save)
+        box.setEscapeButton(buttons.Cancel)
+
+        def answered() -> None:
+            clicked = box.clickedButton()
+            choice = box.standardButton(clicked) if clicked is not None else buttons.Cancel
+            if choice == buttons.Discard or (choice == buttons.Save and self.save_project()):
+                proceed()
+
+        box.finished.connect(answered)
+        box.open()
+        self.unsaved_box = box
+
     def open_path(self, path: str | Path) -> None:
-        """Open a photo or a project on a worker thread; the window stays responsive and
-        the document appears when it is read (errors become a sentence in a message box)."""
-        path = Path(path)
+        """Open a photo or a project on a worker thread (after asking about unsaved
+        changes); the window stays responsive and the document appears when it is read
+        (errors become a sentence in a message box)."""
+        self.when_work_is_safe(lambda: self._start_open(Path(path)))
+
+    def _start_open(self, path: Path) -> None:
         self.statusBar().showMessage(f"Opening {path.name}…")
         if not self.loader.busy:  # one busy cursor however many opens replace each other
             QGuiApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
@@ -387,7 +475,8 @@ class MainWindow(QMainWindow):
             self._opened(path, data)
 
     def open_now(self, path: str | Path) -> bool:
-        """Open synchronously (scripts and screenshots); False after telling the user why."""
+        """Open synchronously, replacing the document without asking (scripts and
+        screenshots); False after telling the user why."""
         path = Path(path)
         try:
             data = read_for_display(path)
@@ -428,7 +517,13 @@ class MainWindow(QMainWindow):
         if image.isNull():
             self.statusBar().showMessage("The clipboard holds no image", 4000)
             return
-        self.set_document(Document(LoadedImage(from_qimage(image), None, ImageMeta())))
+        self._open_pixels(from_qimage(image))
+
+    def _open_pixels(self, pixels: np.ndarray) -> None:
+        """A pasted or dropped image becomes the document (after asking)."""
+        self.when_work_is_safe(
+            lambda: self.set_document(Document(LoadedImage(pixels, None, ImageMeta())))
+        )
 
     def _openable(self, mime: QMimeData) -> list[Path]:
         return [
@@ -446,8 +541,7 @@ class MainWindow(QMainWindow):
         if paths:
             self.open_path(paths[0])
         elif event.mimeData().hasImage():
-            pixels = from_qimage(event.mimeData().imageData())
-            self.set_document(Document(LoadedImage(pixels, None, ImageMeta())))
+            self._open_pixels(from_qimage(event.mimeData().imageData()))
         event.acceptProposedAction()
 
     def save_project(self, ask: bool = False) -> bool:
@@ -472,7 +566,7 @@ class MainWindow(QMainWindow):
         document.undo.setClean()
         self.settings.remember(path)
         self._fill_recent()
-        self.setWindowTitle(f"{document.title} — Heirloom")
+        self._show_title()
         self.statusBar().showMessage(f"Saved {path.name}", 4000)
         return True
 
@@ -488,33 +582,67 @@ class MainWindow(QMainWindow):
         BatchDialog(self.context, self).exec()
 
     def offer_recovery(self) -> None:
-        """After a crash: offer the newest orphaned autosave."""
+        """After a crash: list every orphaned autosave; recover one, discard the ones the
+        user picks, or keep them all for later. Nothing is deleted unless discarded."""
         found = orphaned_autosaves()
         if not found:
             return
-        box = QMessageBox(self)
-        box.setObjectName("recovery")
-        box.setWindowTitle("Recover your work?")
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setText("Heirloom did not close properly last time.")
-        box.setInformativeText(
-            "An autosaved session was found. Recover it, or discard it for good?"
-        )
-        recover = box.addButton("Recover", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
-
-        def done() -> None:
-            if box.clickedButton() is recover:
-                document = load_project(found[0])
-                document.project_path = None
-                self.set_document(document)
-                self.statusBar().showMessage("Recovered the autosaved session", 6000)
-            for path in found:
-                path.unlink(missing_ok=True)
-
-        box.finished.connect(done)
+        box = RecoveryBox(found, self)
+        box.finished.connect(lambda _result: self._recovery_answered(box))
         box.open()
         self.recovery_box = box
+
+    def _recovery_answered(self, box: RecoveryBox) -> None:
+        chosen = box.chosen()
+        if box.clickedButton() is box.discard_button:
+            for orphan in chosen:
+                orphan.path.unlink(missing_ok=True)
+            if chosen:
+                QTimer.singleShot(0, self.offer_recovery)  # the ones left, if any
+        elif box.clickedButton() is box.recover_button and chosen:
+            self.when_work_is_safe(lambda: self.recover(chosen[0]))
+
+    def recover(self, orphan: Orphan) -> bool:
+        """Open an autosave as unsaved work; a damaged one is reported in one line with
+        the choice to discard it or keep it for later."""
+        try:
+            document = load_project(orphan.path)
+        except HeirloomError as exc:
+            self._report_damaged(orphan, str(exc))
+            return False
+        document.project_path = None
+        document.undo.resetClean()  # never saved as a project: closing asks
+        self.set_document(document)
+        with contextlib.suppress(OSError):  # else it stays, and is offered again next time
+            self.autosaver.adopt(orphan.path)
+        self.statusBar().showMessage("Recovered the autosaved session", 6000)
+        return True
+
+    def _report_damaged(self, orphan: Orphan, reason: str) -> None:
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Cannot recover",
+            f"This autosave cannot be recovered: {reason}",
+            QMessageBox.StandardButton.NoButton,
+            self,
+        )
+        box.setObjectName("damaged")
+        discard = box.addButton("Discard It", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton("Keep It for Later", QMessageBox.ButtonRole.RejectRole)
+
+        def answered() -> None:
+            if box.clickedButton() is discard:
+                orphan.path.unlink(missing_ok=True)
+
+        box.finished.connect(answered)
+        box.open()
+        self.damaged_box = box
+
+    def _autosave_failed(self, message: str) -> None:
+        self.statusBar().showMessage(
+            f"Autosave failed ({message}); Heirloom keeps trying. Save your work to be safe.",
+            20_000,
+        )
 
     # --- actions ------------------------------------------------------------------------
 
@@ -604,8 +732,61 @@ class MainWindow(QMainWindow):
         AboutDialog(self.context.registry, self).exec()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        """Cancel any job, keep settings, and remove the autosave (a clean exit)."""
+        """Ask about unsaved changes first; then cancel any job, keep the settings, and
+        remove the autosave, since nothing unsaved is left behind."""
+        if not self._may_close and self.has_unsaved_changes():
+            event.ignore()
+            self.when_work_is_safe(self._close_anyway)
+            return
         self.bridge.shutdown()
         save_settings(self.settings, settings_store())
         self.autosaver.discard()
         event.accept()
+
+    def _close_anyway(self) -> None:
+        self._may_close = True
+        if not self.close():
+            self._may_close = False
+
+
+class RecoveryBox(QMessageBox):
+    """Every orphaned autosave in a list (name, date, size, or why it is damaged):
+    Recover the selected one, Discard the selected ones, or decide Later."""
+
+    def __init__(self, orphans: list[Orphan], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.orphans = orphans
+        self.setObjectName("recovery")
+        self.setWindowTitle("Recover your work?")
+        self.setIcon(QMessageBox.Icon.Question)
+        self.setText("Heirloom did not close properly last time.")
+        count = "An autosaved session was" if len(orphans) == 1 else "Autosaved sessions were"
+        self.setInformativeText(
+            f"{count} found. Recover one, discard the ones you do not need, or keep them for later."
+        )
+        self.recover_button = self.addButton("Recover", QMessageBox.ButtonRole.AcceptRole)
+        self.discard_button = self.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+        self.later_button = self.addButton("Later", QMessageBox.ButtonRole.RejectRole)
+        self.setEscapeButton(self.later_button)
+        self.list = QListWidget()
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        for orphan in orphans:
+            QListWidgetItem(orphan.describe(), self.list)
+        self.list.setCurrentRow(0)
+        self.list.setMinimumWidth(460)
+        self._insert_above_buttons(self.list)
+
+    def _insert_above_buttons(self, widget: QWidget) -> None:
+        """QMessageBox has no slot for a list: put it in its grid, above the buttons."""
+        grid = self.layout()
+        buttons = self.findChild(QDialogButtonBox)
+        assert isinstance(grid, QGridLayout) and buttons is not None
+        grid.removeWidget(buttons)
+        row = grid.rowCount()
+        grid.addWidget(widget, row, 0, 1, grid.columnCount())
+        grid.addWidget(buttons, row + 1, 0, 1, grid.columnCount())
+
+    def chosen(self) -> list[Orphan]:
+        """The selected autosaves, newest first."""
+        rows = sorted(index.row() for index in self.list.selectedIndexes())
+        return [self.orphans[row] for row in rows]

@@ -125,6 +125,11 @@ def slider(low: int, high: int, value: int) -> QSlider:
     return widget
 
 
+def percent_slider(low: float, high: float, value: float) -> QSlider:
+    """A slider in hundredths over an option's range (``value() / 100`` is the option)."""
+    return slider(round(low * 100), round(high * 100), round(value * 100))
+
+
 class BrushBox(QGroupBox):
     """Brush size and hardness, kept in step with the canvas (``[``/``]`` change size)."""
 

@@ -31,6 +31,7 @@ from engine import arrays
 from engine.cancel import CancelToken
 from engine.images import ImageMeta, LoadedImage
 from engine.jobs import Emitter, Result, StepCount
+from engine.limits import DRAWS, SEED, STEPS
 from engine.pipelines.diffusion import (
     EditOptions,
     GenerateOptions,
@@ -43,6 +44,7 @@ from gui.document import Document, Layer
 from gui.qimages import from_qimage, resize_to
 from gui.workspaces.base import AppContext, BrushBox, Workspace, slider, use_brush
 
+SPIN_MAX = 2**31 - 1  # a QSpinBox holds a C int: seeds above it are CLI-only
 STROKE_MARGIN = 8  # px around colour strokes that SDEdit may also change, to blend them in
 PAINT_TARGETS = (
     (Layer.MASK, "Mask: what may change"),
@@ -68,14 +70,15 @@ class DiffuseWorkspace(Workspace):
             self.mode.addItem(label, mode)
         form.addRow("Mode", self.mode)
         self.steps = QSpinBox()
-        self.steps.setRange(1, 1000)
+        self.steps.setRange(STEPS.low, STEPS.high)
         self.steps.setValue(context.settings.diffusion_steps)
         form.addRow("Steps", self.steps)
         self.strength = slider(5, 100, 50)
         self.strength.setToolTip("Edit: how far from your strokes the result may move")
         form.addRow("Strength", self.strength)
         self.draws = QSpinBox()
-        self.draws.setRange(1, InpaintOptions.max_batch)  # the engine's bound on draws
+        # inpaint also needs draws <= max_batch: the draws of a window share one model call
+        self.draws.setRange(DRAWS.low, min(DRAWS.high, InpaintOptions.max_batch))
         self.draws.setValue(InpaintOptions.draws)
         self.draws.setToolTip(
             "Inpaint: fills drawn per window and averaged. More is closer to what was there "
@@ -84,7 +87,7 @@ class DiffuseWorkspace(Workspace):
         form.addRow("Fills averaged", self.draws)
         seed_row = QHBoxLayout()
         self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setRange(SEED.low, min(SEED.high, SPIN_MAX))
         self.seed.setValue(1952)
         self.vary = QPushButton("Vary seed")
         seed_row.addWidget(self.seed, 1)
@@ -196,7 +199,7 @@ class DiffuseWorkspace(Workspace):
             self.status.setText("Import a diffusion (ddpm-eps) pack: Models ▸ Import…")
 
     def vary_seed(self) -> None:
-        self.seed.setValue(random.randrange(0, 2**31 - 1))
+        self.seed.setValue(random.randint(self.seed.minimum(), self.seed.maximum()))
         if self.run.isEnabled():
             self.start()
 
@@ -256,7 +259,9 @@ class DiffuseWorkspace(Workspace):
     def _show(self, pixels: np.ndarray, text: str) -> None:
         document = self.context.document
         if document is None:  # generated from nothing: the sample becomes the photo
-            self.context.documents.set(Document(LoadedImage(pixels, None, ImageMeta())))
+            generated = Document(LoadedImage(pixels, None, ImageMeta()))
+            generated.undo.resetClean()  # new work, never saved: closing asks
+            self.context.documents.set(generated)
             return
         if pixels.shape[:2] != (document.height, document.width):
             pixels = resize_to(pixels, document.width, document.height)

@@ -19,10 +19,19 @@ from PySide6.QtWidgets import (
 
 from engine.cancel import CancelToken
 from engine.jobs import Emitter, Result
+from engine.limits import SMOOTHING
 from engine.pipelines.restore import RestoreOptions, detect_scratches, restore_photo
 from gui.canvas import mask_ops
 from gui.document import Layer
-from gui.workspaces.base import AppContext, BrushBox, Workspace, slider, use_brush
+from gui.settings import RANGES
+from gui.workspaces.base import (
+    AppContext,
+    BrushBox,
+    Workspace,
+    percent_slider,
+    slider,
+    use_brush,
+)
 
 
 class RestoreWorkspace(Workspace):
@@ -35,7 +44,9 @@ class RestoreWorkspace(Workspace):
         form = QFormLayout(damage)
         self.find = QPushButton("Find damage")
         self.find.setToolTip("Detect scratches, dust and tears; the mask stays editable")
-        self.threshold = slider(5, 95, int(context.settings.scratch_threshold * 100))
+        self.threshold = percent_slider(
+            *RANGES["scratch_threshold"], context.settings.scratch_threshold
+        )
         self.threshold.setToolTip("Lower marks more of the photo as damaged")
         self.show_mask = QCheckBox("Show mask")
         self.show_mask.setChecked(True)
@@ -58,7 +69,9 @@ class RestoreWorkspace(Workspace):
         self.faces = QCheckBox("Refine faces")
         self.faces.setChecked(True)
         self.colour = QCheckBox("Keep colour of gray scans")
-        self.smoothing = slider(0, 100, round(context.settings.restore_smoothing * 100))
+        self.smoothing = percent_slider(
+            SMOOTHING.low, SMOOTHING.high, context.settings.restore_smoothing
+        )
         self.smoothing.setToolTip(
             "How much noise and grain the restoration smooths away outside the damage; "
             "lower keeps more of the photo's own grain"

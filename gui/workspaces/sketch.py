@@ -23,10 +23,18 @@ from PySide6.QtWidgets import (
 from engine.cancel import CancelToken
 from engine.errors import PackError
 from engine.jobs import Emitter, Result
+from engine.limits import DETAIL
 from engine.pipelines.sketch import SketchOptions, sketch_to_photo, trace_edges
 from gui.document import Layer
 from gui.qimages import resize_to
-from gui.workspaces.base import AppContext, BrushBox, Workspace, slider, use_brush
+from gui.workspaces.base import (
+    AppContext,
+    BrushBox,
+    Workspace,
+    percent_slider,
+    slider,
+    use_brush,
+)
 
 LIVE_DELAY_MS = 150
 
@@ -50,7 +58,7 @@ class SketchWorkspace(Workspace):
         row.addWidget(self.blank)
         row.addWidget(self.trace)
         form.addRow(row)
-        self.detail = slider(0, 100, 50)
+        self.detail = percent_slider(DETAIL.low, DETAIL.high, 0.5)
         self.detail.setToolTip("More detail: more and shorter lines")
         form.addRow("Detail", self.detail)
         self.opacity = slider(10, 100, 100)

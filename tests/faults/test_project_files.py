@@ -220,7 +220,7 @@ def test_save_refuses_the_source_photo_and_a_full_disk_leaves_no_stray_file(
     scan = tmp_path / "scan.heirloom"
     scan.write_bytes(b"the user's file")
     document.source = scan
-    with pytest.raises(HeirloomError, match="inputs are never overwritten"):
+    with pytest.raises(HeirloomError, match="refusing to write the project"):
         save_project(document, scan)
     assert scan.read_bytes() == b"the user's file"
 
