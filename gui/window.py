@@ -426,8 +426,10 @@ class MainWindow(QMainWindow):
         if not self.has_unsaved_changes():
             proceed()
             return
-        if self.unsaved_box is not None and self.unsaved_box.isVisible():
-            return
+        if self.unsaved_box is not None:
+            if self.unsaved_box.isVisible():
+                return
+            self.unsaved_box.deleteLater()  # answered already: do not pile them up
         document = self.context.document
         assert document is not None
         name = (document.project_path or document.source or Path("Untitled")).name
