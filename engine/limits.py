@@ -68,7 +68,7 @@ class Limit:
         return value
 
 
-TILE = Limit("tile size", 256, 8192, integer=True)  # below 256 the seams dominate
+TILE = Limit("tile size", 64, 8192, integer=True)  # each pack may need more: smallest_tile
 THRESHOLD = Limit("scratch threshold", 0.0, 1.0, open_low=True)
 SMOOTHING = Limit("smoothing", 0.0, 1.0)
 STRENGTH = Limit("strength", 0.0, 1.0, open_low=True)  # SDEdit: 0 would change nothing

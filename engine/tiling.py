@@ -53,10 +53,11 @@ def tile_for_budget(budget_mb: float, bytes_per_pixel: int, rule: SizeRule) -> i
 
 
 def smallest_tile(rule: SizeRule, overlap: int) -> int:
-    """The smallest tile with some weight left after both feathered margins: below it
-    every pixel of a tile is margin and the blend divides nothing by nothing (black)."""
+    """The smallest tile larger than its overlap. Below it a tile is all feathered
+    margin: its weights vanish (a black result) or the step between tiles collapses to
+    ``multiple_of`` pixels (thousands of tiles)."""
     m = rule.multiple_of
-    return max(math.ceil(rule.min / m) * m, math.ceil((2 * overlap + m) / m) * m)
+    return max(math.ceil(rule.min / m) * m, math.ceil((overlap + m) / m) * m)
 
 
 def _origins(length: int, tile: int, step: int) -> list[int]:

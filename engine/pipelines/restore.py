@@ -146,6 +146,7 @@ def detect_scratches(
     emit = emit or silent()
     registry = registry or Registry()
     pack = registry.for_task("scratch-detect", options.detector)
+    tile = _tile_for(pack, options)  # a tile too small for the pack fails before any work
     session = open_pack(pack, options.device)
     spec = _image_input(pack)
     height, width = image.shape[:2]
@@ -162,7 +163,7 @@ def detect_scratches(
         run,
         model_in,
         pack.manifest.size_rule,
-        tile=_tile_for(pack, options),
+        tile=tile,
         overlap=pack.manifest.tiling.overlap,
         cancel=cancel,
         progress=lambda d, t: emit.progress(0.9 * d / t, "Finding damage", f"tile {d}/{t}"),
@@ -421,6 +422,9 @@ def restore_photo(
     images: dict[str, np.ndarray] = {}
     restore_pack = registry.for_task("restore", options.restorer)  # fail early if missing
     _strength(restore_pack, options)
+    _tile_for(restore_pack, options)
+    if options.mask is None and options.scratches != "off":
+        _tile_for(registry.for_task("scratch-detect", options.detector), options)
     if options.mask is not None:
         mask = np.asarray(options.mask) > 0.5
         if mask.shape != (height, width):

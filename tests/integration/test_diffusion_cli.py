@@ -80,9 +80,9 @@ def test_inpaint_and_edit_keep_the_unmasked_pixels(home: Path, tmp_path: Path) -
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["generate", "--steps", "0"], "steps must be between 1 and 1000"),
-        (["generate", "--steps", "1001"], "steps must be between 1 and 1000"),
-        (["edit", "{photo}", "--strength", "1.5"], "strength must be above 0 and at most 1"),
+        (["generate", "--steps", "0"], "--steps: must be between 1 and 1000, not 0"),
+        (["generate", "--steps", "1001"], "--steps: must be between 1 and 1000, not 1001"),
+        (["edit", "{photo}", "--strength", "1.5"], "greater than 0 and at most 1, not 1.5"),
         (["inpaint", "{photo}", "--mask", "{empty}"], "the mask is empty"),
         (["inpaint", "{small}", "--mask", "{small}"], "smaller than the 16x16 px"),
         (["generate", "--gif"], "--gif needs --previews"),
