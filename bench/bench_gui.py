@@ -265,6 +265,7 @@ def measure() -> list[Row]:
             {"p90": float(np.percentile(repaint, 90)) * 1000},
         )
     )
+    window.context.document.undo.setClean()  # the strokes were a measurement, not work
     window.close()
     window.deleteLater()
     _wait(50)  # let Qt delete the window before the interpreter tears down

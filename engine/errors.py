@@ -10,7 +10,15 @@ from __future__ import annotations
 
 
 class HeirloomError(Exception):
-    """A problem with the user's input or set-up, described in one line."""
+    """A problem with the user's input or set-up, described in one line.
+
+    Messages often quote what the user gave (a file name, a manifest key); control
+    characters in those are shown escaped, so the message stays one line.
+    """
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class ImageError(HeirloomError):

@@ -114,7 +114,9 @@ def check_outputs(
 # --- atomic writes ----------------------------------------------------------------
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this id still runs (ours counts): orphaned files are those
+    whose writer is gone."""
     if pid == os.getpid():
         return True
     try:
@@ -135,7 +137,7 @@ def clean_stale_parts(folder: Path) -> list[Path]:
         return removed
     for part in candidates:
         fields = part.name[: -len(PART_SUFFIX)].rsplit(".", 2)
-        if len(fields) != 3 or not fields[1].isdigit() or _pid_alive(int(fields[1])):
+        if len(fields) != 3 or not fields[1].isdigit() or pid_alive(int(fields[1])):
             continue
         with contextlib.suppress(OSError):
             part.unlink()

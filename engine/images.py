@@ -104,9 +104,12 @@ def _read_rgb16(path: Path, fmt: str) -> np.ndarray:
     if fmt == "PNG":
         import png
 
-        width, height, rows, info = png.Reader(filename=str(path)).asDirect()
-        planes = info["planes"]
-        data = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])
+        try:
+            width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+            planes = info["planes"]
+            data = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])
+        except png.Error as exc:  # pypng checks what Pillow skipped (found by fuzzing)
+            raise ValueError(str(exc)) from None
         return data.reshape(height, width, planes)
     import tifffile
 
@@ -192,6 +195,8 @@ def _load(path: Path, max_pixels: int) -> LoadedImage:
         ) from None
     except OSError as exc:
         raise ImageError(f"{path} cannot be read ({exc})") from None
+    except (ValueError, SyntaxError, struct.error) as exc:  # damaged headers (found by fuzzing)
+        raise ImageError(f"{path} is damaged ({exc})") from None
     with image:
         width, height = image.size
         if width == 0 or height == 0:

@@ -26,6 +26,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.errors import HeirloomError
+from engine.files import pid_alive
 from gui.document import Document
 from gui.project import read_info, save_project
 from gui.settings import user_folder
@@ -33,18 +34,6 @@ from gui.settings import user_folder
 
 def autosave_folder() -> Path:
     return user_folder() / "autosave"
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
 
 
 @dataclass(frozen=True)
@@ -83,7 +72,7 @@ def orphaned_autosaves() -> list[Orphan]:
         return []
     found = []
     for path in folder.glob("*.heirloom"):
-        if not path.stem.isdigit() or _alive(int(path.stem)):
+        if not path.stem.isdigit() or pid_alive(int(path.stem)):
             continue
         try:
             found.append(describe_autosave(path))

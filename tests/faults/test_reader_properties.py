@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
+from pathlib import Path
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +15,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from engine.errors import HeirloomError
-from engine.images import load_image
+from engine.images import load_image, save_image
 from engine.models import Manifest, parse_manifest, read_pack
 from fault_tools import PHOTO, tree
 
@@ -93,8 +95,17 @@ def _encoded(fmt: str) -> bytes:
     return buffer.getvalue()
 
 
+def _encoded16(suffix: str) -> bytes:
+    """16-bit RGB, which takes the pypng / tifffile path instead of Pillow's."""
+    with tempfile.TemporaryDirectory() as tmp:
+        pixels = np.random.default_rng(2).random((32, 48, 3), dtype=np.float32)
+        return save_image(Path(tmp) / f"x{suffix}", pixels, bit_depth=16).read_bytes()
+
+
 ENCODED = {fmt: _encoded(fmt) for fmt in ("PNG", "JPEG", "TIFF", "WEBP", "BMP")}
+ENCODED |= {"PNG16": _encoded16(".png"), "TIFF16": _encoded16(".tif")}
 SUFFIX = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp", "BMP": ".bmp"}
+SUFFIX |= {"PNG16": ".png", "TIFF16": ".tif"}
 
 
 @st.composite
