@@ -14,6 +14,7 @@ import numpy as np
 
 from training.data.corpus import Corpus
 from training.data.degrade import degrade
+from training.data.distractors import add_distractors
 from training.data.patches import PatchSampler
 
 
@@ -33,24 +34,36 @@ class Case:
         return self.clean
 
 
-def make_cases(paths: list, count: int, size: int, seed: int, damage: bool | None) -> list[Case]:
+def make_cases(
+    paths: list, count: int, size: int, seed: int, damage: bool | None, distract: float = 0.0
+) -> list[Case]:
+    """``distract``: share of crops whose clean photo gets thin non-damage structures
+    (training/data/distractors.py), which a detector must leave alone."""
     sampler = PatchSampler(paths, size=size, scale=(0.5, 1.0), seed=seed)
     rng = np.random.default_rng(seed + 1)
     cases = []
     for _ in range(count):
         clean = sampler.sample()
+        if distract and rng.random() < distract:
+            clean = add_distractors(clean, rng, int(rng.integers(1, 3)))
         d = degrade(clean, rng, damage=damage)
         cases.append(Case(clean, d.image, d.mask > 0.5, tuple(d.ops)))
     return cases
 
 
-def heldout_cases(corpus: Corpus, count: int = 48, size: int = 256) -> list[Case]:
-    return make_cases(list(corpus.heldout), count, size, seed=20261128, damage=True)
+def heldout_cases(
+    corpus: Corpus, count: int = 48, size: int = 256, distract: float = 0.0
+) -> list[Case]:
+    return make_cases(list(corpus.heldout), count, size, 20261128, True, distract)
 
 
-def tuning_cases(corpus: Corpus, count: int = 32, size: int = 256) -> list[Case]:
-    return make_cases(list(corpus.train), count, size, seed=777, damage=True)
+def tuning_cases(
+    corpus: Corpus, count: int = 32, size: int = 256, distract: float = 0.0
+) -> list[Case]:
+    return make_cases(list(corpus.train), count, size, 777, True, distract)
 
 
-def validation_cases(corpus: Corpus, count: int = 32, size: int = 256) -> list[Case]:
-    return make_cases(list(corpus.validation), count, size, seed=778, damage=True)
+def validation_cases(
+    corpus: Corpus, count: int = 32, size: int = 256, distract: float = 0.0
+) -> list[Case]:
+    return make_cases(list(corpus.validation), count, size, 778, True, distract)
