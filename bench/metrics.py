@@ -21,13 +21,20 @@ def psnr(a: np.ndarray, b: np.ndarray, where: np.ndarray | None = None) -> float
     return float(10 * np.log10(1.0 / max(mse, 1e-10)))
 
 
-def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """SSIM over the whole image (channels averaged), data range 1."""
+def ssim(a: np.ndarray, b: np.ndarray, where: np.ndarray | None = None) -> float:
+    """SSIM over the whole image (channels averaged), data range 1; with ``where`` (HxW)
+    the mean of the SSIM map inside that mask (e.g. outside the damage, to measure harm)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.ndim == 3 and a.shape[2] == 1:
         a, b = a[..., 0], b[..., 0]
     channel_axis = 2 if a.ndim == 3 else None
-    return float(structural_similarity(a, b, data_range=1.0, channel_axis=channel_axis))
+    if where is None:
+        return float(structural_similarity(a, b, data_range=1.0, channel_axis=channel_axis))
+    _, full = structural_similarity(a, b, data_range=1.0, channel_axis=channel_axis, full=True)
+    if full.ndim == 3:
+        full = full.mean(axis=2)
+    inside = np.asarray(where, bool)
+    return float(full[inside].mean()) if inside.any() else 1.0
 
 
 @dataclass(frozen=True)
