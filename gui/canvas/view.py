@@ -87,6 +87,7 @@ class CanvasView(QGraphicsView):
         self._preview.setZValue(5)
         self._preview.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self._faces: list[QGraphicsRectItem] = []
+        self._faces_visible = True
         self.compare = False
         self.compare_x = 0.0
         self._dragging_split = False
@@ -156,7 +157,8 @@ class CanvasView(QGraphicsView):
         self._preview.setScale(self.document.width / max(1, image.width()))
 
     def show_faces(self, boxes: list[tuple[float, float, float, float]]) -> None:
-        """Outline faces found by a restore: (x0, y0, x1, y1) in image pixels."""
+        """Outline faces found by a restore: (x0, y0, x1, y1) in image pixels (drawn only
+        while :meth:`set_faces_visible` allows it)."""
         for item in self._faces:
             self.scene().removeItem(item)
         self._faces = []
@@ -165,7 +167,20 @@ class CanvasView(QGraphicsView):
         for x0, y0, x1, y1 in boxes:
             item = self.scene().addRect(QRectF(x0, y0, x1 - x0, y1 - y0), pen)
             item.setZValue(10)
+            item.setVisible(self._faces_visible)
             self._faces.append(item)
+
+    def set_faces_visible(self, visible: bool) -> None:
+        """The face outlines belong to the Restore workspace: other workspaces (and their
+        screenshots) hide them without forgetting them."""
+        self._faces_visible = visible
+        for item in self._faces:
+            item.setVisible(visible)
+
+    @property
+    def faces_shown(self) -> int:
+        """How many face outlines are drawn on the canvas now."""
+        return sum(item.isVisible() for item in self._faces)
 
     # --- zoom and pan -----------------------------------------------------------
 

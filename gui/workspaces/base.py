@@ -59,6 +59,7 @@ class Workspace(QWidget):
 
     title = ""
     paint_layer = Layer.MASK
+    shows_faces = False  # the face outlines of a restore are Restore's overlay only
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -85,6 +86,7 @@ class Workspace(QWidget):
     def activate(self) -> None:
         """This panel became visible: choose the paint layer and visible layers."""
         self.context.canvas.paint_layer = self.paint_layer
+        self.context.canvas.set_faces_visible(self.shows_faces)
 
     def submit(self, name: str, fn, replace: bool = False) -> None:  # noqa: ANN001
         self.context.canvas.show_preview(None)
