@@ -37,6 +37,7 @@ QPushButton#primary:disabled { background: #5a4a38; color: #999; }
 QLabel#welcomeTitle { font-size: 30pt; font-weight: 300; color: #e8d9c4; }
 QLabel#welcomeHint { color: #a9aeb6; font-size: 11pt; }
 QLabel#panelStatus { color: #b9bec6; }
+QLabel#panelHint { color: #969ba3; }
 QLabel#stepCounter { font-size: 13pt; font-weight: 600; color: #e8d9c4; }
 QTabWidget#workspaces::pane { border: none; }
 QTabBar::tab { padding: 7px 16px; }

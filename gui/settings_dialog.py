@@ -54,6 +54,10 @@ class SettingsDialog(QDialog):
         self.threshold.setRange(*RANGES["scratch_threshold"])
         self.threshold.setSingleStep(0.05)
         self.threshold.setValue(settings.scratch_threshold)
+        self.threshold.setToolTip(
+            "The damage detector's cut-off: lower marks more as damage. The Restore "
+            "panel shows it as Sensitivity, read the other way: 0.45 here is 55 % there"
+        )
         self.live = QCheckBox("Regenerate after every sketch stroke")
         self.live.setChecked(settings.live_mode)
         self.autosave = QDoubleSpinBox()

@@ -714,6 +714,7 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(self.settings, self)
         if dialog.exec():
             apply_thread_setting(self.settings)
+            self.restore.follow_settings()
             self.device.set_wanted(self.settings.device)
             self.autosaver.set_minutes(self.settings.autosave_minutes)
             save_settings(self.settings, settings_store())

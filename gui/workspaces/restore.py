@@ -1,8 +1,13 @@
 """Restore: find the damage, let the user correct the mask, then restore the photo.
 
-The detected mask is only a proposal: it lands on the mask layer as one undoable
-step, the user paints and erases on it, and Restore sends exactly that mask
-(``RestoreOptions.mask``) so the pipeline does not detect again.
+Restore sends the painted mask exactly (``RestoreOptions.mask``), so the pipeline does
+not detect again. With nothing painted it detects the damage itself, as batch restore
+and the CLI do (``scratches="auto"``), and the mask it found lands on the mask layer as
+one undoable step: the user touches it up and presses Restore again. Find damage shows
+that proposal before any restoring. The panel says beforehand which of the two happens.
+
+Sensitivity is the detector threshold read the way the word sounds: higher finds more
+(sensitivity = 1 - threshold; settings keep the threshold, as batch restore uses it).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QGroupBox,
+    QLabel,
     QPushButton,
     QWidget,
 )
@@ -34,25 +40,52 @@ from gui.workspaces.base import (
 )
 
 
+def sensitivity_of(threshold: float) -> int:
+    """The Sensitivity slider's percent for a detector threshold (higher finds more)."""
+    return round((1.0 - threshold) * 100)
+
+
+def threshold_of(sensitivity: int) -> float:
+    """The detector threshold a Sensitivity percent stands for (what settings store)."""
+    return round(1.0 - sensitivity / 100, 2)
+
+
+def share_text(mask: np.ndarray) -> str:
+    """A mask's share of the photo, the way the panel writes it (a few specks are not 0 %)."""
+    share = float(np.mean(mask)) * 100
+    return f"{share:.1f} %" if share >= 0.05 else "under 0.1 %"
+
+
 class RestoreWorkspace(Workspace):
     title = "Restore"
     paint_layer = Layer.MASK
+    shows_faces = True
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
         damage = QGroupBox("1  Damage")
         form = QFormLayout(damage)
         self.find = QPushButton("Find damage")
-        self.find.setToolTip("Detect scratches, dust and tears; the mask stays editable")
-        self.threshold = percent_slider(
-            *RANGES["scratch_threshold"], context.settings.scratch_threshold
+        self.find.setToolTip(
+            "Detect scratches, dust and tears and show them on the mask layer, "
+            "where they stay editable"
         )
-        self.threshold.setToolTip("Lower marks more of the photo as damaged")
+        low, high = RANGES["scratch_threshold"]
+        self.sensitivity = slider(
+            sensitivity_of(high),
+            sensitivity_of(low),
+            sensitivity_of(context.settings.scratch_threshold),
+        )
+        self.sensitivity.setToolTip(
+            "Higher finds more damage, fainter scratches and dust too; used by Find damage "
+            "and by Restore when no mask is painted"
+        )
+        self.sensitivity_label = QLabel()
         self.show_mask = QCheckBox("Show mask")
         self.show_mask.setChecked(True)
         self.opacity = slider(10, 100, 60)
         form.addRow(self.find)
-        form.addRow("Sensitivity", self.threshold)
+        form.addRow(self.sensitivity_label, self.sensitivity)
         form.addRow(self.show_mask)
         form.addRow("Opacity", self.opacity)
         tools = QGridLayout()
@@ -78,10 +111,14 @@ class RestoreWorkspace(Workspace):
         )
         self.run = QPushButton("Restore")
         self.run.setObjectName("primary")
+        self.plan = QLabel()
+        self.plan.setWordWrap(True)
+        self.plan.setObjectName("panelHint")
         restore_form.addRow(self.faces)
         restore_form.addRow(self.colour)
         restore_form.addRow("Smoothing", self.smoothing)
         restore_form.addRow(self.run)
+        restore_form.addRow(self.plan)
 
         self.brush = BrushBox(context.canvas)
         for widget in (damage, self.brush, restore, self.status):
@@ -90,6 +127,7 @@ class RestoreWorkspace(Workspace):
 
         self.find.clicked.connect(self.find_damage)
         self.run.clicked.connect(self.restore)
+        self.sensitivity.valueChanged.connect(self._show_sensitivity)
         self.show_mask.toggled.connect(lambda on: context.canvas.set_layer_visible(Layer.MASK, on))
         self.opacity.valueChanged.connect(
             lambda v: context.canvas.set_layer_opacity(Layer.MASK, v / 100)
@@ -98,6 +136,7 @@ class RestoreWorkspace(Workspace):
         self.shrink.clicked.connect(lambda: self._mask_op(mask_ops.shrink, "Shrink mask", 2))
         self.invert.clicked.connect(lambda: self._mask_op(mask_ops.invert, "Invert mask"))
         self.clear.clicked.connect(lambda: self._mask_op(mask_ops.cleared, "Clear mask"))
+        self._show_sensitivity()
         self.on_document()
 
     def activate(self) -> None:
@@ -109,15 +148,59 @@ class RestoreWorkspace(Workspace):
         use_brush(canvas)
 
     def on_document(self) -> None:
-        has = self.context.document is not None
+        document = self.context.document
+        has = document is not None
         for widget in (self.find, self.run, self.grow, self.shrink, self.invert, self.clear):
             widget.setEnabled(has)
+        if document is not None:  # every mask change (stroke, tool, undo) is an undo step
+            document.undo.indexChanged.connect(self._show_plan)
+        self._show_plan()
+
+    def follow_settings(self) -> None:
+        """The Settings dialog changed the stored threshold: show it as sensitivity."""
+        self.sensitivity.setValue(sensitivity_of(self.context.settings.scratch_threshold))
+
+    def threshold(self) -> float:
+        """The detector threshold the Sensitivity slider stands for."""
+        return threshold_of(self.sensitivity.value())
+
+    def painted_mask(self) -> np.ndarray | None:
+        """The mask Restore sends (HxW bool), or None when nothing is painted."""
+        document = self.context.document
+        if document is None:
+            return None
+        if document.mask.max() < 128:  # cheap on a big scan: no array is made
+            return None
+        return document.mask >= 128
+
+    def _show_sensitivity(self) -> None:
+        self.sensitivity_label.setText(f"Sensitivity: {self.sensitivity.value()} %")
+        self._show_plan()
+
+    def _show_plan(self) -> None:
+        """Say before the run whether Restore uses the painted mask or detects damage."""
+        document = self.context.document
+        if document is None:
+            text = "Open a photo to restore it."
+        elif document.mask.max() >= 128:  # as painted_mask decides, without its array
+            text = (
+                "Using your painted mask: Restore repairs exactly the red areas, found or "
+                "painted (Clear it to have the damage detected again)."
+            )
+        else:
+            text = (
+                "No mask painted: damage will be detected automatically "
+                f"(sensitivity {self.sensitivity.value()} %)."
+            )
+        self.plan.setText(text)
+        self.run.setToolTip(text)
 
     def _options(self, mask: np.ndarray | None = None) -> RestoreOptions:
         settings = self.context.settings
         return RestoreOptions(
+            scratches="auto",
             mask=mask,
-            threshold=self.threshold.value() / 100,
+            threshold=self.threshold(),
             faces=self.faces.isChecked(),
             colour=self.colour.isChecked(),
             smoothing=self.smoothing.value() / 100,
@@ -135,7 +218,7 @@ class RestoreWorkspace(Workspace):
         if document is None:
             return
         image, options, registry = document.photo, self._options(), self.context.registry
-        self.context.settings.scratch_threshold = self.threshold.value() / 100
+        self.context.settings.scratch_threshold = options.threshold  # batches use it too
         self.status.setText("Looking for scratches, dust and tears…")
 
         def job(emit: Emitter, cancel: CancelToken) -> Result:
@@ -148,15 +231,23 @@ class RestoreWorkspace(Workspace):
         document = self.context.document
         if document is None:
             return
-        mask = document.mask >= 128
+        mask = self.painted_mask()
         image, options, registry = document.photo, self._options(mask), self.context.registry
-        self.context.settings.restore_smoothing = options.smoothing  # batches use it too
-        self.status.setText("Restoring…")
+        settings = self.context.settings
+        settings.restore_smoothing = options.smoothing  # batches use it too
+        if mask is None:
+            settings.scratch_threshold = options.threshold
+            self.status.setText("No mask painted: finding the damage, then restoring…")
+        else:
+            self.status.setText("Restoring with your painted mask…")
         self.context.canvas.show_faces([])
 
         def job(emit: Emitter, cancel: CancelToken) -> Result:
             result = restore_photo(image, options, emit, cancel, registry)
-            return Result(result.images, {**result.info, "stage": "restore"})
+            info = {**result.info, "stage": "restore"}
+            if mask is None:  # the pack restore_photo detected with, for the panel to name
+                info["detector"] = registry.for_task("scratch-detect", options.detector).name
+            return Result(result.images, info)
 
         self.submit("Restore", job)
 
@@ -166,22 +257,49 @@ class RestoreWorkspace(Workspace):
         self.context.canvas.show_preview(None)
         if document is None:
             return
-        if result.info.get("stage") == "detect":
-            mask = result.images["mask"]
-            document.edit_plane(Layer.MASK, np.where(mask, 255, 0).astype(np.uint8), "Find damage")
+        if result.info.get("stage") == "detect":  # a new proposal replaces the mask
+            found = result.images["mask"]
+            self._put_found_mask(found, "Find damage", keep_strokes=False)
             self.show_mask.setChecked(True)
-            share = float(np.mean(mask)) * 100
+            source = f"{result.info['model']} on {result.info.get('device', '?')}"
             self.status.setText(
-                f"{share:.1f}% of the photo marked as damage ({result.info.get('device', '')}). "
-                "Paint to add, erase to remove, then Restore."
+                f"{self._found_text(found, source)}. Paint to add, erase to remove, then Restore."
             )
             return
+        found_text = ""
+        if "detector" in result.info:
+            found = result.images["mask"]
+            self._put_found_mask(found, "Found damage", keep_strokes=True)
+            found_text = (
+                f"{self._found_text(found, result.info['detector'])}; it is on the mask layer "
+                "(Show mask): paint to add, erase to remove, then Restore again. "
+            )
+        elif result.info.get("mask") == "given":
+            found_text = "Used your painted mask. "
         document.faces = [tuple(map(float, box[:4])) for box in result.info.get("faces", [])]
         document.set_result(result.images["restored"], "Restore")
         self.show_mask.setChecked(False)
         self.context.canvas.show_faces(document.faces)
         faces = len(document.faces)
         self.status.setText(
-            f"Restored on {result.info.get('device', '?')}; {faces} face(s) refined. "
-            "Press C to compare before | after."
+            f"{found_text}Restored on {result.info.get('device', '?')}; "
+            f"{faces} face(s) refined. Press C to compare before | after."
         )
+
+    def _put_found_mask(self, found: np.ndarray, text: str, keep_strokes: bool) -> None:
+        """Lay a detected mask on the mask layer as one undoable step; ``keep_strokes``
+        keeps what was painted meanwhile (Restore detects only when nothing was)."""
+        document = self.context.document
+        assert document is not None
+        marked = np.where(found, 255, 0).astype(np.uint8)
+        if keep_strokes:
+            np.maximum(marked, document.mask, out=marked)
+        document.edit_plane(Layer.MASK, marked, text)
+
+    def _found_text(self, found: np.ndarray, source: str) -> str:
+        if not found.any():
+            return (
+                f"Found no damage ({source}, sensitivity {self.sensitivity.value()} %); "
+                "raise Sensitivity or paint the damage"
+            )
+        return f"Found damage on {share_text(found)} of the photo ({source})"

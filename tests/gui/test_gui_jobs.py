@@ -21,7 +21,7 @@ def test_find_damage_then_restore_runs_from_the_buttons_to_the_result(window, qt
         qtbot.mouseClick(panel.find, Qt.MouseButton.LeftButton)
     detected = int((document.mask == 255).sum())
     assert document.undo.count() == 1  # the detected mask is one undoable step
-    assert "marked as damage" in panel.status.text()
+    assert "(tiny-scratch on " in panel.status.text()  # what was found, and by which pack
 
     document.mask[:40, :40] = 255  # the user's own correction travels with the job
     progress: list[float] = []
