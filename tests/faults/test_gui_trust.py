@@ -494,7 +494,7 @@ def test_every_numeric_control_takes_its_range_from_the_engine_limits(window, qt
     assert (diffuse.steps.minimum(), diffuse.steps.maximum()) == (STEPS.low, STEPS.high)
     assert (diffuse.draws.minimum(), diffuse.draws.maximum()) == (DRAWS.low, DRAWS.high)
     assert diffuse.seed.minimum() == SEED.low and diffuse.seed.maximum() <= SEED.high
-    assert (restore.threshold.minimum(), restore.threshold.maximum()) == (1, 99)
+    assert (restore.sensitivity.minimum(), restore.sensitivity.maximum()) == (1, 99)
     assert (restore.smoothing.minimum(), restore.smoothing.maximum()) == (
         SMOOTHING.low * 100,
         SMOOTHING.high * 100,
