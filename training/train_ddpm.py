@@ -390,7 +390,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"resumed {run.dir} at step {run.step}")
     run.extra["unet"] = shape
     scheduler = DDPMScheduler(**SCHEDULE)
-    sampler = PatchSampler(list(corpus.train), size=shape["size"], scale=(0.5, 1.0), seed=run.step)
+    sampler = PatchSampler(corpus.ddpm_train, size=shape["size"], scale=(0.5, 1.0), seed=run.step)
     generator = torch.Generator().manual_seed(run.step + 1)
     net.train()
     running: list[float] = []
