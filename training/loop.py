@@ -124,9 +124,10 @@ def setup_summary(run: Run) -> str:
     reuse = extra.get("reuse", 1)
     again = f" (each batch used {reuse} times, flipped or transposed)" if reuse > 1 else ""
     machine = extra.get("hardware", "a 2-core CPU (no GPU)")
+    start = f", continuing from {extra['continued_from']}" if extra.get("continued_from") else ""
     return (
         f"{run.step} steps of batch {extra.get('batch', 8)}{again}, "
-        f"{run.elapsed / 60:.0f} minutes on {machine}"
+        f"{run.elapsed / 60:.0f} minutes on {machine}{start}"
     )
 
 
@@ -153,6 +154,11 @@ def trainer_arguments(
     parser.add_argument("--minutes", type=float, default=minutes, help="training time budget")
     parser.add_argument("--steps", type=int, default=steps, help="step budget (cosine schedule)")
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument(
+        "--from-pack",
+        type=Path,
+        help="a new run starts from this pack's weights (e.g. the shipped one) instead of random",
+    )
     parser.add_argument("--size", type=int, default=128, help="training crop side")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(

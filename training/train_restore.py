@@ -37,6 +37,7 @@ from training.export import export_pack, render_card
 from training.loop import Run, fit_batches, setup_summary, trainer_arguments
 from training.nets.unet import UNet
 from training.showcase import save_grid
+from training.warm_start import load_pack_weights
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "resources" / "models" / "heirloom-restore"
 SCRATCH_PACK = PACK_DIR.parent / "heirloom-scratch"
@@ -413,6 +414,9 @@ def main(argv: list[str] | None = None) -> None:
     modules = {"net": model, "opt": torch.optim.Adam(model.parameters(), lr=LR)}
     if run.resume(modules):
         print(f"resumed {run.dir} at step {run.step} (width {base})")
+    elif args.from_pack:
+        run.extra["continued_from"] = load_pack_weights(model, args.from_pack)
+        print(f"starting from {run.extra['continued_from']}")
     run.extra["base"] = base
     if not args.export_only:
 

@@ -31,6 +31,7 @@ from training.export import export_pack, render_card
 from training.loop import Run, fit_batches, setup_summary, trainer_arguments
 from training.nets.unet import UNet
 from training.showcase import save_grid
+from training.warm_start import load_pack_weights
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "resources" / "models" / "heirloom-scratch"
 LR = 5e-4
@@ -261,6 +262,9 @@ def main(argv: list[str] | None = None) -> None:
     run = Run(args.run)
     if run.resume(modules):
         print(f"resumed {run.dir} at step {run.step}")
+    elif args.from_pack:
+        run.extra["continued_from"] = load_pack_weights(WithSigmoid(net), args.from_pack)
+        print(f"starting from {run.extra['continued_from']}")
     if not args.export_only:
 
         def loss_of(gray: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -41,6 +41,11 @@ FACE_CROP = 256
 # FACE_CROP, where the pre-pass's non-local means smooths more per face pixel (the
 # "plastic" look). Best of 0, 0.5, 1 on validation faces (training/tune_face_pass.py).
 FACE_SMOOTHING = 0.5
+# A face is refined when MTCNN scores it FACE_SCORE or more and its mirror image still
+# scores MIRROR_SCORE (faces.confirm_faces); chosen by training/tune_face_detection.py on
+# training and validation photos: no textures taken for faces, every real face kept.
+FACE_SCORE = 0.9
+MIRROR_SCORE = 0.8
 
 
 @dataclass(frozen=True)
@@ -353,8 +358,9 @@ def _faces_stage(
     found = [
         f
         for f in face_ops.detect_faces(restored, detector, min_face=options.min_face, cancel=cancel)
-        if f.score >= 0.9
+        if f.score >= FACE_SCORE
     ]
+    found = face_ops.confirm_faces(restored, found, detector, MIRROR_SCORE, cancel)
     boxes = [f.box for f in found]
     if not found:
         return restored, [], "no faces found"

@@ -15,11 +15,13 @@ from skimage import data as skdata
 
 from engine.cancel import CancelToken
 from engine.errors import Cancelled
+from engine.images import load_image
 from engine.models import BUNDLED_DIR, Registry
 from engine.pipelines.faces import (
     Face,
     FaceDetector,
     align_face,
+    confirm_faces,
     detect_faces,
     paste_face,
     similarity_transform,
@@ -27,6 +29,7 @@ from engine.pipelines.faces import (
 )
 
 CACHE = Path(__file__).resolve().parents[2] / ".cache" / "insightface"
+SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 INSIGHTFACE = "insightface==2.1"
 
 
@@ -227,3 +230,23 @@ def test_paste_works_on_gray_images(grace: np.ndarray, grace_face: Face) -> None
     out = paste_face(gray, crop, matrix, feather=16)
     assert out.shape == gray.shape
     assert np.abs(out - gray)[_interior(grace_face)].mean() < 0.006
+
+
+def test_the_mirror_check_drops_a_false_face_and_keeps_real_ones(
+    group_photo: np.ndarray, grace: np.ndarray, detector: FaceDetector
+) -> None:
+    """The bundled boats sample once got a face box over the boats (MTCNN score 0.92)."""
+    boats = load_image(SAMPLES / "old_EveningGlow.jpg").pixels
+    found = [f for f in detect_faces(boats, detector, min_face=48) if f.score >= 0.9]
+    assert len(found) == 1  # MTCNN alone is fooled ...
+    assert confirm_faces(boats, found, detector, 0.8) == []  # ... its mirror image is not
+    for photo, count in ((grace, 1), (group_photo, 6)):
+        faces = detect_faces(photo, detector)
+        assert len(confirm_faces(photo, faces, detector, 0.8)) == count
+
+
+def test_the_solvay_sample_keeps_its_small_gray_faces(detector: FaceDetector) -> None:
+    solvay = load_image(SAMPLES / "solvay_1927.jpg").pixels
+    faces = [f for f in detect_faces(solvay, detector, min_face=48) if f.score >= 0.9]
+    assert len(faces) >= 15
+    assert len(confirm_faces(solvay, faces, detector, 0.8)) == len(faces)
