@@ -45,7 +45,9 @@ class Settings:
     tile_size: int = 512  # pixels per side; smaller uses less memory
     threads: int = 0  # 0 = every core (engine.runtime.default_threads)
     diffusion_steps: int = 50
-    scratch_threshold: float = 0.5  # probability above which a pixel is damage
+    # probability above which a pixel is damage; by default the detector's own operating
+    # point (chosen for precision when it was trained), so the app and the CLI agree
+    scratch_threshold: float = field(default_factory=lambda: model_threshold())
     restore_smoothing: float = 1.0  # share of the pre-pass's denoising kept (0: grain)
     live_mode: bool = True  # sketch: regenerate after every stroke
     autosave_minutes: float = 3.0
@@ -59,6 +61,21 @@ class Settings:
         text = str(Path(path).resolve())
         self.recent_files = [text] + [p for p in self.recent_files if p != text]
         del self.recent_files[RECENT_LIMIT:]
+
+
+def model_threshold(fallback: float = 0.5) -> float:
+    """The preferred scratch detector's threshold from its manifest (2 decimals, as the
+    Sensitivity slider shows percent), or ``fallback`` when no detector is installed."""
+    from engine.errors import HeirloomError
+    from engine.models import Registry
+
+    try:
+        pack = Registry().for_task("scratch-detect")
+        value = float(pack.manifest.options.get("threshold", fallback))
+    except (HeirloomError, TypeError, ValueError):
+        return fallback
+    low, high = RANGES["scratch_threshold"]
+    return round(min(high, max(low, value)), 2)
 
 
 def user_folder() -> Path:

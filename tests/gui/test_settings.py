@@ -27,3 +27,11 @@ def test_defaults_round_trip_and_bad_values_fall_back(home):
     store.setValue("schema", SCHEMA_VERSION + 1)
     store.sync()
     assert load_settings(settings_store()) == Settings()  # a newer schema is not guessed at
+
+
+def test_the_default_sensitivity_is_the_detectors_own_operating_point(heirloom_home):
+    """The app and `heirloom restore` mark the same damage until the user moves the slider."""
+    from engine.models import Registry
+
+    pack = Registry().for_task("scratch-detect")
+    assert Settings().scratch_threshold == round(pack.manifest.options["threshold"], 2)
