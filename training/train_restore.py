@@ -150,21 +150,25 @@ def _detector():
 
 def tune_blend(model: Restorer, cases: list[Case], detect) -> tuple[float, float, dict[str, float]]:
     """The engine's blend outside the damage (tone weight ``strength``, local-detail weight
-    ``detail``; engine/pipelines/restore.py blend_restoration): the pair with the best mean
-    PSNR on ``cases``, validation crops (photos the net never saw, so its corrections are
-    judged as a user's photo would judge them). Returns the pair and every pair's mean PSNR,
-    keyed "strength/detail" (detail == strength is the plain blend)."""
+    ``detail``; engine/pipelines/restore.py blend_restoration), chosen on ``cases``,
+    validation crops (photos the net never saw, so its corrections are judged as a user's
+    photo would judge them): the best mean PSNR among the pairs whose mean SSIM is not
+    below the classical pre-pass's (0/0), since a correction that gains PSNR by losing
+    structure is a loss to the eye. Returns the pair and every pair's mean PSNR, keyed
+    "strength/detail" (detail == strength is the plain blend)."""
     pairs = [(s, d) for s in STRENGTHS for d in STRENGTHS]
-    scores: dict[tuple[float, float], list[float]] = {pair: [] for pair in pairs}
+    scores: dict[tuple[float, float], list[tuple[float, float]]] = {pair: [] for pair in pairs}
     for case in cases:
         mask = _engine_mask(detect(case.degraded) if detect else case.mask)
         restored, base = _restore(model, case.degraded, mask)
         for strength, detail in pairs:
-            out = blend_restoration(base, restored, mask, strength, detail)
-            scores[strength, detail].append(psnr(_as_target_space(case, out), case.target))
-    means = {pair: round(float(np.mean(v)), 3) for pair, v in scores.items()}
-    strength, detail = max(means, key=means.get)
-    curve = {f"{s:g}/{d:g}": v for (s, d), v in means.items()}
+            out = _as_target_space(case, blend_restoration(base, restored, mask, strength, detail))
+            scores[strength, detail].append((psnr(out, case.target), ssim(out, case.target)))
+    means = {pair: np.mean(v, axis=0) for pair, v in scores.items()}
+    floor = means[0.0, 0.0][1]
+    keeps = [pair for pair in pairs if means[pair][1] >= floor]
+    strength, detail = max(keeps, key=lambda pair: means[pair][0])
+    curve = {f"{s:g}/{d:g}": round(float(means[s, d][0]), 3) for s, d in pairs}
     return float(strength), float(detail), curve
 
 
@@ -301,7 +305,8 @@ def card(run: Run, metrics: dict, corpus, base: int) -> str:
                 f"whole photo (tone and colour), with weight {metrics['strength']:g} (option "
                 "global_strength), and what that tone map leaves (local detail), with weight "
                 f"{metrics['detail']:g} (option detail_strength). Both weights are the best "
-                f"mean PSNR on {metrics['validation_cases']} crops of the validation photos, "
+                "mean PSNR, among the pairs whose mean SSIM is not below the pre-pass's, on "
+                f"{metrics['validation_cases']} crops of the validation photos, "
                 "which the net never saw, among 0, 0.125, ..., 1 each (0/0 would be the "
                 "classical result outside the damage; the whole grid is in the manifest, "
                 "provenance.validation_psnr_by_blend). "
