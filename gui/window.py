@@ -400,8 +400,12 @@ class MainWindow(QMainWindow):
             self.setWindowTitle("Heirloom")
             self.setWindowModified(False)
             return
+        try:
+            clean = document.undo.isClean()
+        except RuntimeError:  # the stack is being destroyed with its document (app exit)
+            return
         self.setWindowTitle(f"{document.title}[*] — Heirloom")
-        self.setWindowModified(not document.undo.isClean())
+        self.setWindowModified(not clean)
 
     def set_document(self, document: Document) -> None:
         """Replace the document without asking (callers ask first, through
