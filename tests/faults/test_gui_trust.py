@@ -21,9 +21,8 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-import graphs
+from app_window import make_window
 from engine.limits import DRAWS, QUALITY, SEED, SMOOTHING, STEPS, THREADS, TILE
-from engine.models import Registry
 from gui.document import Layer
 from gui.project import save_project
 
@@ -39,23 +38,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HEIRLOOM_HOME", str(folder))
     monkeypatch.setenv("HEIRLOOM_THREADS", "1")
     return folder
-
-
-def make_window(qtbot, tmp_path: Path):
-    from gui.app import make_application
-    from gui.settings import load_settings, settings_store
-    from gui.window import MainWindow
-
-    make_application()
-    win = MainWindow(load_settings(settings_store()), offer_recovery=False)
-    win.context.registry = Registry(
-        tmp_path / "no-bundled", graphs.restore_packs(tmp_path / "packs")
-    )
-    qtbot.addWidget(win)
-    win.resize(1100, 760)
-    win.show()
-    qtbot.waitExposed(win)
-    return win
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import graphs
-from engine.models import Registry
+from app_window import make_window
 
 
 @pytest.fixture
@@ -23,19 +23,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def window(qtbot, home: Path, tmp_path: Path):
     """The real main window with tiny scratch-detect and restore packs installed."""
-    from gui.app import make_application
-    from gui.settings import load_settings, settings_store
-    from gui.window import MainWindow
-
-    make_application()
-    win = MainWindow(load_settings(settings_store()), offer_recovery=False)
-    win.context.registry = Registry(
-        tmp_path / "no-bundled", graphs.restore_packs(tmp_path / "packs")
-    )
-    qtbot.addWidget(win)
-    win.resize(1100, 760)
-    win.show()
-    qtbot.waitExposed(win)
+    win = make_window(qtbot, tmp_path)
     yield win
     win.close()
 
