@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import PackError
+from engine.files import atomic_write, write_error
 
 SCHEMA_VERSION = 1
 MAX_MANIFEST_BYTES = 1 << 20
@@ -444,8 +445,6 @@ def seal_pack(path: Path) -> ModelPack:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    from engine.files import atomic_write
-
     with atomic_write(path) as handle:
         handle.write((json.dumps(data, indent=2) + "\n").encode("utf-8"))
 
@@ -641,9 +640,8 @@ class Registry:
 
     def import_pack(self, source: Path, overwrite: bool = False) -> ModelPack:
         """Validate a pack folder and copy it into the user folder."""
-        pack = read_pack(Path(source))
-        verify_pack(pack)
-        target = self.user / check_pack_name(pack.name)
+        pack = read_pack(Path(source))  # its name is a plain identifier (parse_manifest)
+        target = self.user / pack.name
         if target.exists() and not overwrite:
             raise PackError(
                 f"a model pack named '{pack.name}' is already installed at {target}; "
@@ -655,14 +653,12 @@ class Registry:
             for entry in pack.path.iterdir():  # plain files only: read_pack refused links
                 shutil.copyfile(entry, staging / entry.name, follow_symlinks=False)
             staging.chmod(0o755)
-            verify_pack(read_pack(staging))  # what was copied is what was verified
+            verify_pack(read_pack(staging))  # verify the copy: what is installed is what passed
             if target.exists():
                 shutil.rmtree(target)
             os.replace(staging, target)
         except OSError as exc:
             shutil.rmtree(staging, ignore_errors=True)
-            from engine.files import write_error
-
             raise write_error(target, exc) from None
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
