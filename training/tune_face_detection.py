@@ -5,7 +5,7 @@
 A false face is costly: the restore's face pass re-draws it as a face (it once put a
 face box over a landscape of boats). MTCNN's own score is not enough (a rock scored
 0.983, real faces in the 1927 Solvay photo 0.973), so the engine also asks ONet about
-the mirrored crop (engine.pipelines.faces.confirm_faces). This script measures, per
+the mirrored crop (engine.pipelines.faces.mirror_scores). This script measures, per
 split of the corpus, the faces found on photos without people (false faces; faces of
 statues and apes count as false here) and on photos with people, for several mirror
 thresholds at the engine's score cut-off. The threshold is chosen on the training and
@@ -53,8 +53,9 @@ def sweep(photos: list[tuple[str, Path]], detector: face_ops.FaceDetector) -> di
         found = [
             f for f in face_ops.detect_faces(image, detector, MIN_FACE) if f.score >= FACE_SCORE
         ]
+        scores = face_ops.mirror_scores(image, found, detector)  # once, for every threshold
         for mirror in MIRRORS:
-            kept = face_ops.confirm_faces(image, found, detector, mirror) if mirror else found
+            kept = [f for f, p in zip(found, scores, strict=True) if p >= mirror]
             row = counts[mirror]
             if has_people(name):
                 row["people_faces"] += len(kept)

@@ -120,14 +120,10 @@ def detect_faces(
     return sorted(faces, key=lambda f: -f.score)
 
 
-def confirm_faces(
-    image: np.ndarray,
-    faces: list[Face],
-    detector: FaceDetector,
-    threshold: float = 0.8,
-    cancel: CancelToken = NEVER,
-) -> list[Face]:
-    """Keep the faces that ONet still calls a face when mirrored left to right.
+def mirror_scores(
+    image: np.ndarray, faces: list[Face], detector: FaceDetector, cancel: CancelToken = NEVER
+) -> np.ndarray:
+    """ONet's face probability for each face's square crop mirrored left to right.
 
     A face is nearly symmetric, so its mirror image scores as high as itself (0.97 or
     more for every real face we measured, Solvay 1927's small gray ones included); the
@@ -135,17 +131,28 @@ def confirm_faces(
     scores 0.1-0.5 (training/tune_face_detection.py has the figures).
     """
     if not faces:
-        return []
-    rgb = _rgb255(image)
+        return np.zeros(0, np.float32)
     boxes = []
     for face in faces:
         x0, y0, x1, y1 = face.box
         side = max(x1 - x0, y1 - y0)
         boxes.append([x0 + 1.0, y0 + 1.0, x0 + side, y0 + side, face.score])
-    _, crops = _crops(rgb, np.array(boxes), 48)  # detected boxes always touch the image
+    _, crops = _crops(_rgb255(image), np.array(boxes), 48)  # detected boxes touch the image
     mirrored = detector.normalise(np.ascontiguousarray(crops[:, :, ::-1]))
     _, prob, _ = _run_batched(detector.onet, mirrored, OUTPUTS, cancel)
-    return [face for face, p in zip(faces, prob[:, 0], strict=True) if p >= threshold]
+    return prob[:, 0]
+
+
+def confirm_faces(
+    image: np.ndarray,
+    faces: list[Face],
+    detector: FaceDetector,
+    threshold: float = 0.8,
+    cancel: CancelToken = NEVER,
+) -> list[Face]:
+    """Keep the faces whose mirror image ONet still calls a face (:func:`mirror_scores`)."""
+    scores = mirror_scores(image, faces, detector, cancel)
+    return [face for face, p in zip(faces, scores, strict=True) if p >= threshold]
 
 
 def _rgb255(image: np.ndarray) -> np.ndarray:
