@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from app_window import make_window
 from engine.models import write_pack
 from graphs import build_conv_model, tiny_manifest
 
@@ -32,3 +33,22 @@ def heirloom_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("HEIRLOOM_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def home(heirloom_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``heirloom_home`` created, with one engine thread (GUI and fault tests share it)."""
+    heirloom_home.mkdir()
+    monkeypatch.setenv("HEIRLOOM_THREADS", "1")
+    return heirloom_home
+
+
+@pytest.fixture
+def window(qtbot, home: Path, tmp_path: Path):  # noqa: ANN001 - qtbot: pytest-qt
+    """The real main window with tiny scratch-detect and restore packs installed;
+    teardown discards what a test left unsaved, so closing asks nothing."""
+    win = make_window(qtbot, tmp_path)
+    yield win
+    if win.context.document is not None:
+        win.context.document.undo.setClean()
+    win.close()

@@ -30,26 +30,6 @@ SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 Button = QMessageBox.StandardButton
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """HEIRLOOM_HOME: settings.ini, autosaves and user packs live here, per test."""
-    folder = tmp_path / "home"
-    folder.mkdir()
-    monkeypatch.setenv("HEIRLOOM_HOME", str(folder))
-    monkeypatch.setenv("HEIRLOOM_THREADS", "1")
-    return folder
-
-
-@pytest.fixture
-def window(qtbot, home: Path, tmp_path: Path):
-    """The real main window with tiny restore packs; teardown discards what is left."""
-    win = make_window(qtbot, tmp_path)
-    yield win
-    if win.context.document is not None:
-        win.context.document.undo.setClean()
-    win.close()
-
-
 def scan(tmp_path: Path, name: str = "old_LadyBird.jpg") -> Path:
     """A copy of a real sample, so no test can ever touch the repository's file."""
     copy = tmp_path / name

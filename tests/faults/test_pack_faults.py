@@ -38,13 +38,6 @@ def _rename(pack_dir: Path, name: object) -> None:
     (pack_dir / MANIFEST_FILE).write_text(json.dumps(data))
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("HEIRLOOM_HOME", str(home))
-    return home
-
-
 @pytest.mark.parametrize("name", ["./../../x", "../x", "a/b", "/abs", ".", "..", "", "A", "x" * 65])
 def test_a_pack_name_that_is_not_a_plain_identifier_is_refused(
     name, tiny_pack, home, tmp_path, capsys

@@ -39,15 +39,6 @@ SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 WIDTH, HEIGHT = 48, 32
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """HEIRLOOM_HOME in the test's folder, so nothing touches the real user folder."""
-    folder = tmp_path / "home"
-    folder.mkdir()
-    monkeypatch.setenv("HEIRLOOM_HOME", str(folder))
-    return folder
-
-
 def sample_document() -> Document:
     """A real old scan, cut down to a few pixels so every test stays fast."""
     image = load_image(SAMPLES / "old_grace_hopper.jpg")
