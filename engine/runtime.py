@@ -139,6 +139,13 @@ def _args_io(args: list) -> dict[str, tuple[str, list[int | str]]]:
     }
 
 
+def _does_not_load(pack: str, exc: Exception) -> PackError:
+    """ORT's reason, cut to its first line, for a graph that will not load."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return PackError(f"model pack '{pack}': model.onnx does not load ({first[:200]})")
+
+
 def describe_graph(path: Path, pack: str = "?") -> GraphInfo:
     """Load a graph on the CPU and list its I/O; a graph that will not load is a PackError."""
     try:
@@ -146,8 +153,7 @@ def describe_graph(path: Path, pack: str = "?") -> GraphInfo:
         options.log_severity_level = 4
         session = ort.InferenceSession(str(path), options, providers=[CPU])
     except Exception as exc:  # noqa: BLE001 - ORT raises many types for bad graphs
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise PackError(f"model pack '{pack}': model.onnx does not load ({first[:200]})") from None
+        raise _does_not_load(pack, exc) from None
     return GraphInfo(_args_io(session.get_inputs()), _args_io(session.get_outputs()))
 
 
@@ -263,10 +269,7 @@ def open_pack(pack: ModelPack, device: Device = "auto") -> Session:
     except PackError:
         raise
     except Exception as exc:  # noqa: BLE001 - ORT raises many types for bad graphs
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise PackError(
-            f"model pack '{pack.name}': model.onnx does not load ({first[:200]})"
-        ) from None
+        raise _does_not_load(pack.name, exc) from None
     if session.checked_for != pack.manifest:
         io = _args_io(session.session.get_inputs()), _args_io(session.session.get_outputs())
         for kind, specs, found in zip(
