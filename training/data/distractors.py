@@ -7,7 +7,7 @@ clean side of a training pair, these structures appear in the target photo and a
 absent from the damage mask, so the detector learns what they look like and leaves
 them alone. Each is an everyday shape, not a random stroke: straight lines that
 cross the whole crop, glyphs, five-pointed stars, paired ellipses, bundles of parallel
-curves, a badge with text.
+curves, a badge with text, outlined objects, bright compact highlights (shirt fronts, hands).
 
 Images are float32 HxWx3 RGB in [0, 1]; functions draw in place on a copy and return it.
 """
@@ -86,10 +86,11 @@ def text(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def stars(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Small five-pointed stars in rows, as on a flag."""
+    """Five-pointed stars in rows, as on a flag: small ones and large ones (Grace
+    Hopper's flag has stars of 10-14 px at the working size)."""
     out = image.copy()
     h, w = out.shape[:2]
-    radius = rng.uniform(2.5, 7.0)
+    radius = rng.uniform(2.5, 7.0) if rng.random() < 0.5 else rng.uniform(7.0, 15.0)
     rows, cols = int(rng.integers(1, 4)), int(rng.integers(2, 6))
     x0, y0 = rng.uniform(0, w * 0.5), rng.uniform(0, h * 0.5)
     step = radius * rng.uniform(3.0, 5.0)
@@ -159,6 +160,44 @@ def badge(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+def rims(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """An object with a thin contrasting outline: a plate, a fruit's skin, a boat's
+    gunwale, a bright collar. Its edge is a long thin curve that is not damage."""
+    out = image.copy()
+    h, w = out.shape[:2]
+    centre = _pt(rng.uniform(0, w), rng.uniform(0, h))
+    axes = (round(rng.uniform(0.2, 0.9) * w * _SUB), round(rng.uniform(0.1, 0.6) * h * _SUB))
+    angle = float(rng.uniform(0, 180))
+    inside = np.zeros((h, w), np.uint8)
+    cv2.ellipse(inside, centre, axes, angle, 0, 360, 255, -1, cv2.LINE_AA, _SHIFT)
+    gain = 1.0 + (inside.astype(np.float32) / 255.0)[..., None] * rng.uniform(-0.1, 0.1)
+    out *= gain  # the object is a shade lighter or darker than what lies around it
+    colour = _colour(rng, out, (h // 2, w // 2))
+    thickness = int(rng.integers(1, 4))
+    cv2.ellipse(out, centre, axes, angle, 0, 360, colour, thickness, cv2.LINE_AA, _SHIFT)
+    return out
+
+
+def highlights(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Bright compact shapes: shirt fronts, cuffs, hands in sunlight, the white centre of
+    a fruit, reflections on metal. Unlike a blotch (flat paint that replaces the photo)
+    they brighten what is there, so its texture and shading survive."""
+    out = image.copy()
+    h, w = out.shape[:2]
+    for _ in range(int(rng.integers(1, 4))):
+        coverage = np.zeros((h, w), np.uint8)
+        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+        n = int(rng.integers(5, 10))
+        radius = rng.uniform(6, 40) * rng.uniform(0.6, 1.4, n)
+        angles = np.sort(rng.uniform(0, 2 * np.pi, n))
+        pts = np.stack([cx + radius * np.cos(angles), cy + radius * np.sin(angles)], 1)
+        cv2.fillPoly(coverage, [np.round(pts * _SUB).astype(np.int32)], 255, cv2.LINE_AA, _SHIFT)
+        soft = cv2.GaussianBlur(coverage, (0, 0), rng.uniform(1.0, 4.0)).astype(np.float32)
+        alpha = (soft / 255.0 * rng.uniform(0.5, 0.85))[..., None]
+        out += (1.0 - out) * alpha  # a screen blend: lighter, texture kept
+    return out
+
+
 DISTRACTORS: tuple[Callable[[np.ndarray, np.random.Generator], np.ndarray], ...] = (
     crossing_lines,
     text,
@@ -166,6 +205,8 @@ DISTRACTORS: tuple[Callable[[np.ndarray, np.random.Generator], np.ndarray], ...]
     glasses,
     hair,
     badge,
+    rims,
+    highlights,
 )
 
 
