@@ -29,6 +29,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("engine.restore_cli", "add_commands"),
     ("engine.sketch_cli", "add_sketch_commands"),
     ("engine.diffusion_cli", "add_diffuse_commands"),
+    ("engine.batch_cli", "add_batch_command"),
 ]
 
 

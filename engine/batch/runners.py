@@ -1,0 +1,300 @@
+"""Where files run: a pool of processes on this machine, or a pool of Ray actors.
+
+Both pools are made of long-lived :class:`TaskWorker` objects, one per process, so a
+worker opens its ONNX sessions once (engine.runtime caches them per process) and
+reuses them for every file it gets. Workers read sources and write outputs
+themselves (a cluster shares the output folder), so only paths cross the wire.
+
+A runner takes :class:`WorkItem` s and hands back ``(item, Outcome)`` pairs. A worker
+that dies (killed, out of memory, its node lost) is replaced, and each file it held
+comes back as a ``died`` outcome; the driver decides from the ledger whether that
+file's output already landed or must run again. Ray is imported only here, and only
+when the Ray runner is built, so the engine works without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any, Protocol
+
+from engine.batch.tasks import TASKS, Settings
+from engine.errors import HeirloomError
+from engine.files import os_error_reason
+from engine.models import Registry
+
+IN_FLIGHT = 2  # files queued per worker: the next one is ready when a worker finishes
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One source file and where its output goes (absolute paths, as every node sees them)."""
+
+    rel: str
+    source: str
+    target: str
+    output: str  # the target relative to the output folder, as the ledger names it
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one file: done, failed (with the reason), or died with its worker."""
+
+    status: str
+    error: str = ""
+    seconds: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
+    output_stat: list[int] | None = None
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """Everything a worker needs, picklable, so every engine builds identical workers."""
+
+    task: str
+    options: dict[str, Any]
+    settings: Settings
+    threads: int
+    home: str | None  # the driver's HEIRLOOM_HOME, so workers see the same model packs
+
+
+class TaskWorker:
+    """One long-lived worker: runs a task file after file, never raising for a file."""
+
+    def __init__(self, spec: WorkerSpec) -> None:
+        if spec.home:
+            os.environ["HEIRLOOM_HOME"] = spec.home
+        os.environ["HEIRLOOM_THREADS"] = str(spec.threads)  # read when sessions open
+        self.spec = spec
+        self.task = TASKS[spec.task]
+        self.registry = Registry()
+
+    def process(self, item: WorkItem) -> Outcome:
+        """Run the task on one file; a bad file is a ``failed`` outcome, not an exception."""
+        start = time.perf_counter()
+        target = Path(item.target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            info = self.task.run(
+                Path(item.source), target, self.spec.options, self.spec.settings, self.registry
+            )
+            stat = target.stat()
+        except HeirloomError as exc:
+            return Outcome("failed", str(exc), time.perf_counter() - start)
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            return Outcome("failed", f"{where}{os_error_reason(exc)}", time.perf_counter() - start)
+        except MemoryError:
+            reason = "out of memory; give each worker less work with a smaller --memory"
+            return Outcome("failed", reason, time.perf_counter() - start)
+        except Exception as exc:  # noqa: BLE001 - one photo that trips a bug must not stop the rest
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            reason = f"internal error: {type(exc).__name__}: {first}"
+            return Outcome("failed", reason, time.perf_counter() - start)
+        return Outcome(
+            "done",
+            seconds=time.perf_counter() - start,
+            info=info,
+            output_stat=[stat.st_size, stat.st_mtime_ns],
+        )
+
+    def pid(self) -> int:
+        """The worker's process id (tests kill workers by it)."""
+        return os.getpid()
+
+
+class Runner(Protocol):
+    """What the driver needs from an engine."""
+
+    slots: int  # files that may be in flight at once
+
+    def submit(self, item: WorkItem) -> None: ...
+
+    def wait(self, timeout: float) -> list[tuple[WorkItem, Outcome]]: ...
+
+    def close(self) -> None: ...
+
+
+# --- this machine: one process per worker ------------------------------------------
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # unwind, so a half-written temporary file is removed
+
+
+def _serve(spec: WorkerSpec, conn: Connection) -> None:
+    """A worker process: build the worker once, then answer one item at a time."""
+    signal.signal(signal.SIGTERM, _terminated)
+    worker = TaskWorker(spec)
+    try:
+        while (item := conn.recv()) is not None:
+            conn.send(worker.process(item))
+    except (KeyboardInterrupt, EOFError, BrokenPipeError):
+        return
+
+
+@dataclass
+class _Slot:
+    process: multiprocessing.process.BaseProcess
+    conn: Connection
+    queue: deque[WorkItem] = field(default_factory=deque)
+
+
+class LocalRunner:
+    """Worker processes on this machine (spawned: the same start on every platform)."""
+
+    def __init__(self, spec: WorkerSpec, workers: int) -> None:
+        self.spec = spec
+        self.slots = workers * IN_FLIGHT
+        self._context = multiprocessing.get_context("spawn")
+        self.workers = [self._start() for _ in range(workers)]
+
+    def _start(self) -> _Slot:
+        ours, theirs = self._context.Pipe()
+        process = self._context.Process(target=_serve, args=(self.spec, theirs), daemon=True)
+        process.start()
+        theirs.close()
+        return _Slot(process, ours)
+
+    def submit(self, item: WorkItem) -> None:
+        slot = min(self.workers, key=lambda s: len(s.queue))
+        slot.queue.append(item)
+        with contextlib.suppress(OSError):  # a gone worker: wait() reports its items as died
+            slot.conn.send(item)
+
+    def wait(self, timeout: float) -> list[tuple[WorkItem, Outcome]]:
+        busy = [s for s in self.workers if s.queue]
+        ready = set(wait([s.conn for s in busy] + [s.process.sentinel for s in busy], timeout))
+        results: list[tuple[WorkItem, Outcome]] = []
+        for index, slot in enumerate(self.workers):
+            if not slot.queue:
+                continue
+            try:
+                while slot.queue and slot.conn in ready and slot.conn.poll():
+                    results.append((slot.queue.popleft(), slot.conn.recv()))
+            except (EOFError, OSError):
+                pass
+            if slot.queue and slot.process.sentinel in ready:
+                died = Outcome("died", f"its worker process ended (exit {slot.process.exitcode})")
+                results += [(item, died) for item in slot.queue]
+                slot.conn.close()
+                self.workers[index] = self._start()
+        return results
+
+    def pids(self) -> list[int]:
+        """Worker process ids (tests kill one mid-job)."""
+        return [s.process.pid or 0 for s in self.workers]
+
+    def close(self) -> None:
+        """Stop every worker; one in the middle of a file unwinds and leaves no partial file."""
+        for slot in self.workers:
+            if slot.process.is_alive():
+                slot.process.terminate()
+        for slot in self.workers:
+            slot.process.join(5)
+            if slot.process.is_alive():
+                slot.process.kill()
+            slot.conn.close()
+
+
+# --- a Ray cluster: one actor per worker ---------------------------------------------
+
+
+def import_ray() -> Any:
+    """Ray, or one line saying how to get it (it is an optional extra)."""
+    try:
+        import ray
+    except ImportError:
+        raise HeirloomError(
+            "--engine ray needs Ray; install it with pip install 'heirloom[cluster]'"
+        ) from None
+    return ray
+
+
+def connect(address: str | None) -> bool:
+    """Join the cluster at ``address`` (or start a local one); True when we started Ray."""
+    ray = import_ray()
+    if ray.is_initialized():
+        return False
+    try:
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            logging_level="ERROR",
+            log_to_driver=False,
+        )
+    except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise HeirloomError(f"cannot reach the Ray cluster at {address}: {first}") from None
+    return True
+
+
+def disconnect(started: bool) -> None:
+    """Stop the local Ray that :func:`connect` started; a cluster we joined keeps running."""
+    if started:
+        import_ray().shutdown()
+
+
+def cluster_resources() -> dict[str, float]:
+    """CPUs, GPUs and memory (bytes) the connected cluster offers in all."""
+    return dict(import_ray().cluster_resources())
+
+
+class RayRunner:
+    """A pool of Ray actors, each a :class:`TaskWorker`; a dead actor is replaced."""
+
+    def __init__(
+        self, spec: WorkerSpec, workers: int, gpus: float, memory_bytes: int, started: bool
+    ) -> None:
+        self._ray = import_ray()
+        self.spec = spec
+        self.slots = workers * IN_FLIGHT
+        self._started = started
+        resources: dict[str, Any] = {"num_cpus": spec.threads, "num_gpus": gpus}
+        if memory_bytes:
+            resources["memory"] = memory_bytes  # Ray places workers where this much is free
+        self._actor = self._ray.remote(TaskWorker).options(max_restarts=0, **resources)
+        self.actors = [self._actor.remote(spec) for _ in range(workers)]
+        self._flight: dict[Any, tuple[int, Any, WorkItem]] = {}  # ref -> (slot, actor, item)
+
+    def submit(self, item: WorkItem) -> None:
+        load = [0] * len(self.actors)
+        for slot, _, _ in self._flight.values():
+            load[slot] += 1
+        slot = load.index(min(load))
+        actor = self.actors[slot]
+        self._flight[actor.process.remote(item)] = (slot, actor, item)
+
+    def wait(self, timeout: float) -> list[tuple[WorkItem, Outcome]]:
+        if not self._flight:
+            return []
+        ray = self._ray
+        ready, _ = ray.wait(list(self._flight), num_returns=1, timeout=timeout)
+        if ready:  # take everything else that is finished too
+            ready, _ = ray.wait(list(self._flight), num_returns=len(self._flight), timeout=0)
+        results: list[tuple[WorkItem, Outcome]] = []
+        for ref in ready:
+            slot, actor, item = self._flight.pop(ref)
+            try:
+                results.append((item, ray.get(ref)))
+            except ray.exceptions.RayError as exc:
+                reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+                results.append((item, Outcome("died", f"its Ray worker died ({reason})")))
+                if self.actors[slot] is actor:
+                    self.actors[slot] = self._actor.remote(self.spec)
+        return results
+
+    def close(self) -> None:
+        """Stop the actors (and the local Ray this runner started, if it did)."""
+        for actor in self.actors:
+            self._ray.kill(actor)
+        disconnect(self._started)
