@@ -137,6 +137,11 @@ class Document(QObject):
         """Show a computed image as the result layer, undoably."""
         self.undo.push(ResultChange(self, pixels, text))
 
+    def follow_result(self, pixels: np.ndarray | None) -> None:
+        """Show a result computed live from the layers (a live sketch) without an undo step
+        of its own: undo walks back through the user's strokes, and the result follows."""
+        self._put_result(pixels)
+
     def _put_result(self, pixels: np.ndarray | None, rgb8: np.ndarray | None = None) -> None:
         self.result = pixels
         if rgb8 is None and pixels is not None:

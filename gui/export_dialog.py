@@ -60,10 +60,17 @@ def export_layer(
 
 
 class ExportDialog(QDialog):
-    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+    """Choose a layer, format and file; ``written`` is the file saved once accepted.
+    The file dialog opens in ``folder`` (the last one used) or beside the photo."""
+
+    def __init__(
+        self, document: Document, parent: QWidget | None = None, folder: Path | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export")
         self.document = document
+        self.folder = folder
+        self.written: Path | None = None
         form = QFormLayout(self)
         self.layer = QComboBox()
         if document.result is not None:
@@ -105,7 +112,7 @@ class ExportDialog(QDialog):
         suffix = FORMATS[self.format.currentText()]
         base = self.document.source or Path("Untitled")
         layer = self.layer.currentData()
-        suggestion = base.with_name(f"{base.stem}-{layer}{suffix}")
+        suggestion = (self.folder or base.parent) / f"{base.stem}-{layer}{suffix}"
         chosen, _ = QFileDialog.getSaveFileName(self, "Export", str(suggestion))
         if not chosen:
             return
@@ -113,7 +120,9 @@ class ExportDialog(QDialog):
         if path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".tif", ".tiff"):
             path = path.with_suffix(suffix)
         try:
-            export_layer(self.document, layer, path, self.depth.currentData(), self.quality.value())
+            self.written = export_layer(
+                self.document, layer, path, self.depth.currentData(), self.quality.value()
+            )
         except (HeirloomError, OSError, ValueError) as exc:
             QMessageBox.warning(self, "Cannot export", str(exc))
             return

@@ -52,13 +52,17 @@ class Settings:
     live_mode: bool = True  # sketch: regenerate after every stroke
     autosave_minutes: float = 3.0
     recent_files: list[str] = field(default_factory=list)
+    last_folder: str = ""  # where the last file was opened, saved or exported
+    hints_seen: list[str] = field(default_factory=list)  # workspaces whose hint was closed
     schema: int = SCHEMA_VERSION
     # not stored: the keys load_settings had to reset, for a one-time notice
     reset: list[str] = field(default_factory=list, compare=False, metadata={"stored": False})
 
     def remember(self, path: Path) -> None:
-        """Put ``path`` first in the recent files, without duplicates."""
+        """Put ``path`` first in the recent files, without duplicates; its folder is
+        where the next file dialog opens."""
         text = str(Path(path).resolve())
+        self.last_folder = str(Path(text).parent)
         self.recent_files = [text] + [p for p in self.recent_files if p != text]
         del self.recent_files[RECENT_LIMIT:]
 

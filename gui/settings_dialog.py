@@ -7,6 +7,7 @@ that load_settings clamps to, so nothing the dialog accepts is reset at the next
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -62,7 +63,14 @@ class SettingsDialog(QDialog):
         self.live.setChecked(settings.live_mode)
         self.autosave = QDoubleSpinBox()
         self.autosave.setRange(*RANGES["autosave_minutes"])
+        self.autosave.setDecimals(1)
+        self.autosave.setSingleStep(0.5)
         self.autosave.setSuffix(" min")
+        # a value typed below the range becomes the minimum, shown, instead of silently
+        # going back to the previous value when the field loses focus
+        self.autosave.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToNearestValue)
+        low, high = RANGES["autosave_minutes"]
+        self.autosave.setToolTip(f"From {low:g} to {high:g} minutes")
         self.autosave.setValue(settings.autosave_minutes)
         for label, widget in (
             ("Device", self.device),

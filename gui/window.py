@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
         self.loader.loaded.connect(self._loader_done)
         self.loader.failed.connect(self._loader_done)
         self.context = AppContext(self.canvas, self.bridge, settings)
+        self.context.when_safe = self.when_work_is_safe
         self._build_actions()
         self.restore = RestoreWorkspace(self.context)
         self.sketch = SketchWorkspace(self.context)
@@ -142,6 +143,8 @@ class MainWindow(QMainWindow):
         self._may_close = False
         self.context.documents.replaced.connect(self._on_document)
         self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
+        self.canvas.layer_shown.connect(self._layer_shown)
+        self.bridge.busy_changed.connect(self.canvas.set_mask_outline)  # watch inside it
         self._on_document()
         if settings.reset:
             self.statusBar().showMessage(
@@ -225,6 +228,8 @@ class MainWindow(QMainWindow):
         self.mask_action = a("Show &Mask", self._toggle_mask, "M")
         self.mask_action.setCheckable(True)
         self.mask_action.setChecked(True)
+        self.lines_action = a("Show Sketch &Lines", self._toggle_lines, "L")
+        self.lines_action.setCheckable(True)
         tools = QActionGroup(self)
         self.brush_action = a("&Brush", lambda: self._tool(Tool.BRUSH), "B", "brush", "Brush")
         self.eraser_action = a("&Eraser", lambda: self._tool(Tool.ERASER), "E", "eraser", "Eraser")
@@ -238,6 +243,7 @@ class MainWindow(QMainWindow):
         self.models_action = a("&Installed Models…", self.show_models)
         self.import_action = a("&Import Model Pack…", self.import_pack)
         self.about_action = a("&About Heirloom", self.show_about)
+        self.shortcuts_action = a("&Keyboard Shortcuts", self.show_shortcuts, "?")
 
     def _build_layout(self) -> None:
         bar = QToolBar("Tools")
@@ -324,6 +330,7 @@ class MainWindow(QMainWindow):
             self.compare_action,
             self.before_action,
             self.mask_action,
+            self.lines_action,
         ):
             view.addSeparator() if action is None else view.addAction(action)
         tools = menus.addMenu("&Tools")
@@ -342,6 +349,7 @@ class MainWindow(QMainWindow):
         models.addAction(self.models_action)
         models.addAction(self.import_action)
         help_menu = menus.addMenu("&Help")
+        help_menu.addAction(self.shortcuts_action)
         help_menu.addAction(self.about_action)
         self._fill_recent()
 
@@ -382,6 +390,7 @@ class MainWindow(QMainWindow):
             self.compare_action,
         ):
             action.setEnabled(has)
+        self.statusBar().clearMessage()  # a message belongs to the photo it was about
         if document is None:
             self.setWindowTitle("Heirloom")
             return
@@ -410,8 +419,7 @@ class MainWindow(QMainWindow):
     def set_document(self, document: Document) -> None:
         """Replace the document without asking (callers ask first, through
         :meth:`when_work_is_safe`)."""
-        self.bridge.cancel()
-        self.context.documents.set(document)
+        self.context.replace_document(document)
 
     # --- unsaved changes ----------------------------------------------------------------
 
@@ -503,10 +511,7 @@ class MainWindow(QMainWindow):
         self._fill_recent()
 
     def choose_file(self) -> None:
-        start = (
-            str(Path(self.settings.recent_files[0]).parent) if self.settings.recent_files else ""
-        )
-        path, _ = QFileDialog.getOpenFileName(self, "Open", start, IMAGE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open", self.settings.last_folder, IMAGE_FILTER)
         if path:
             self.open_path(path)
 
@@ -557,6 +562,8 @@ class MainWindow(QMainWindow):
         path = document.project_path
         if ask or path is None:
             base = (document.source or Path("Untitled")).with_suffix(SUFFIX)
+            if self.settings.last_folder:
+                base = Path(self.settings.last_folder) / base.name
             chosen, _ = QFileDialog.getSaveFileName(
                 self, "Save Project", str(base), "Heirloom projects (*.heirloom)"
             )
@@ -579,8 +586,16 @@ class MainWindow(QMainWindow):
     def export(self) -> None:
         from gui.export_dialog import ExportDialog
 
-        if self.context.document is not None:
-            ExportDialog(self.context.document, self).exec()
+        if self.context.document is None:
+            return
+        folder = Path(self.settings.last_folder) if self.settings.last_folder else None
+        dialog = ExportDialog(self.context.document, self, folder)
+        dialog.exec()
+        if dialog.written is not None:
+            self.settings.last_folder = str(dialog.written.parent)
+            self.statusBar().showMessage(
+                f"Exported {dialog.written.name} to {dialog.written.parent}", 8000
+            )
 
     def batch(self) -> None:
         from gui.batch import BatchDialog
@@ -690,6 +705,15 @@ class MainWindow(QMainWindow):
     def _toggle_mask(self, on: bool) -> None:
         self.canvas.set_layer_visible(Layer.MASK, on)
 
+    def _toggle_lines(self, on: bool) -> None:
+        self.canvas.set_layer_visible(Layer.SKETCH, on)
+
+    def _layer_shown(self, layer: str, visible: bool) -> None:
+        """The View menu's checks follow the canvas, whoever showed or hid the layer."""
+        action = {Layer.MASK: self.mask_action, Layer.SKETCH: self.lines_action}.get(Layer(layer))
+        if action is not None:
+            action.setChecked(visible)
+
     def _show_busy(self, busy: bool) -> None:
         self.progress.setVisible(busy)
         self.cancel_button.setVisible(busy)
@@ -732,6 +756,11 @@ class MainWindow(QMainWindow):
         from gui.models_dialog import import_pack_interactively
 
         import_pack_interactively(self.context.registry, self)
+
+    def show_shortcuts(self) -> None:
+        from gui.shortcuts import ShortcutsDialog
+
+        ShortcutsDialog(self.actions(), self).exec()
 
     def show_about(self) -> None:
         from gui.models_dialog import AboutDialog

@@ -123,24 +123,46 @@ def photo_render(source: Callable[[], np.ndarray | None]) -> Render:
     return render
 
 
-def mask_render(source: Callable[[], np.ndarray], colour: tuple[int, int, int]) -> Render:
-    """A 0..255 mask as a coloured overlay (sampled: a mask has hard edges anyway)."""
+def mask_render(
+    source: Callable[[], np.ndarray],
+    colour: tuple[int, int, int],
+    outline: Callable[[], bool] = lambda: False,
+) -> Render:
+    """A 0..255 mask as a coloured overlay (sampled: a mask has hard edges anyway); while
+    ``outline()`` is true only its border is drawn, so what happens inside shows."""
     weights = np.array([colour[2], colour[1], colour[0], 255], np.uint16)
 
     def render(x0: int, y0: int, x1: int, y1: int, step: int) -> QImage:
-        alpha = source()[y0:y1:step, x0:x1:step].astype(np.uint16)
-        return _argb((alpha[..., None] * weights // 255).astype(np.uint8))
+        alpha = source()[y0:y1:step, x0:x1:step]
+        if outline():
+            alpha = border(alpha)
+        return _argb((alpha.astype(np.uint16)[..., None] * weights // 255).astype(np.uint8))
 
     return render
 
 
-def sketch_render(source: Callable[[], np.ndarray], paper: float = 0.72) -> Render:
-    """Black lines on translucent paper, so the photo shows faintly beneath the sketch."""
+def border(mask: np.ndarray, width: int = 2) -> np.ndarray:
+    """The mask's pixels (>= 128) that lie within ``width`` pixels of an unmasked one, as
+    0/255; a tile's own edge is not a border (its pixels are repeated outwards)."""
+    inside = mask >= 128
+    padded = np.pad(inside, width, mode="edge")
+    eroded = inside.copy()
+    height, w = inside.shape
+    for dy in range(-width, width + 1):
+        for dx in range(-width, width + 1):
+            eroded &= padded[width + dy : width + dy + height, width + dx : width + dx + w]
+    return np.where(inside & ~eroded, 255, 0).astype(np.uint8)
+
+
+def sketch_render(source: Callable[[], np.ndarray], paper: Callable[[], float]) -> Render:
+    """Black lines on paper of opacity ``paper()``: translucent, so the photo shows faintly
+    beneath the sketch, or 0 for lines alone over a generated photo."""
 
     def render(x0: int, y0: int, x1: int, y1: int, step: int) -> QImage:
         value = source()[y0:y1:step, x0:x1:step].astype(np.float32) / 255.0
-        alpha = (1.0 - value) + value * paper  # ink is opaque, paper translucent
-        white = value * paper  # premultiplied white of the paper
+        opacity = paper()
+        alpha = (1.0 - value) + value * opacity  # ink is opaque, paper as asked
+        white = value * opacity  # premultiplied white of the paper
         out = np.empty(value.shape + (4,), np.uint8)
         out[..., :3] = (white * 255.0 + 0.5).astype(np.uint8)[..., None]
         out[..., 3] = (alpha * 255.0 + 0.5).astype(np.uint8)

@@ -5,6 +5,9 @@ each; the middle button or space-drag pans. Brush strokes go to the active paint
 layer (mask, sketch or colour paint) as :class:`~gui.canvas.brush.Stroke` objects, and each one
 becomes a single undo step when the button is released. In compare mode the result
 is drawn only right of a split line the user drags: before | after.
+
+The view stays fitted to the window as it grows or shrinks until the user zooms (wheel,
+100 %, zoom keys); Fit (Ctrl+0) fits again and resumes that.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from enum import StrEnum
 
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import (
+    QBitmap,
     QColor,
     QImage,
     QKeyEvent,
@@ -43,6 +47,8 @@ from gui.document import Document, Layer, PlaneEdit
 
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
 MASK_COLOUR = (230, 40, 40)
+SKETCH_PAPER = 0.72  # opacity of the sketch's paper over the photo: the photo shows faintly
+PREVIEW_SLACK = 0.01  # share of the photo's height a preview may be off after scaling
 
 
 class Tool(StrEnum):
@@ -57,6 +63,7 @@ class CanvasView(QGraphicsView):
     stroke_finished = Signal(str)  # the layer painted
     zoom_changed = Signal(float)
     brush_changed = Signal(float, float)  # radius (image pixels), hardness
+    layer_shown = Signal(str, bool)  # a layer was shown or hidden
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -91,6 +98,8 @@ class CanvasView(QGraphicsView):
         self.compare = False
         self.compare_x = 0.0
         self._dragging_split = False
+        self._mask_outline = False
+        self._fitted = True  # re-fit on resize until the user zooms
 
     # --- document and layers ----------------------------------------------------
 
@@ -107,13 +116,20 @@ class CanvasView(QGraphicsView):
                 document.width, document.height, photo_render(lambda: document.result_rgb8)
             ),
             Layer.SKETCH: TiledLayer(
-                document.width, document.height, sketch_render(lambda: document.sketch)
+                document.width,
+                document.height,
+                sketch_render(
+                    lambda: document.sketch,
+                    lambda: 0.0 if document.result is not None else SKETCH_PAPER,
+                ),
             ),
             Layer.PAINT: TiledLayer(
                 document.width, document.height, paint_render(lambda: document.paint_if_any)
             ),
             Layer.MASK: TiledLayer(
-                document.width, document.height, mask_render(lambda: document.mask, MASK_COLOUR)
+                document.width,
+                document.height,
+                mask_render(lambda: document.mask, MASK_COLOUR, lambda: self._mask_outline),
             ),
         }
         order = (Layer.PHOTO, Layer.RESULT, Layer.SKETCH, Layer.PAINT, Layer.MASK)
@@ -139,22 +155,51 @@ class CanvasView(QGraphicsView):
         item.invalidate(rect)
         if layer == Layer.RESULT and self.document is not None:
             item.setVisible(self.document.result is not None)
+            self.layers[Layer.SKETCH].invalidate()  # its paper hides only the photo
 
     def set_layer_visible(self, layer: Layer, visible: bool) -> None:
         if layer in self.layers:
             self.layers[layer].setVisible(visible)
+            self.layer_shown.emit(str(layer), visible)
+
+    def layer_visible(self, layer: Layer) -> bool:
+        return layer in self.layers and self.layers[layer].isVisible()
+
+    def set_mask_outline(self, on: bool) -> None:
+        """Draw only the mask's border (while a job works inside it), or the whole mask."""
+        if on != self._mask_outline:
+            self._mask_outline = on
+            if Layer.MASK in self.layers:
+                self.layers[Layer.MASK].invalidate()
 
     def set_layer_opacity(self, layer: Layer, opacity: float) -> None:
         if layer in self.layers:
             self.layers[layer].setOpacity(opacity)
 
-    def show_preview(self, image: QImage | None) -> None:
-        """A job's in-progress image over the photo, stretched to the document size."""
+    def show_preview(self, image: QImage | None, region: QBitmap | None = None) -> bool:
+        """A job's in-progress image over the photo, scaled to the document's width, and
+        drawn only inside ``region`` (a bitmap of the preview's size) when given.
+
+        An image of another aspect ratio than the photo's cannot be placed on it: the
+        preview is cleared and False returned (None clears it too)."""
         if image is None or image.isNull() or self.document is None:
             self._preview.setPixmap(QPixmap())
-            return
-        self._preview.setPixmap(QPixmap.fromImage(image))
-        self._preview.setScale(self.document.width / max(1, image.width()))
+            return False
+        scale = self.document.width / image.width()
+        off = abs(image.height() * scale - self.document.height)
+        if off > max(1.0, self.document.height * PREVIEW_SLACK):
+            self._preview.setPixmap(QPixmap())
+            return False
+        pixmap = QPixmap.fromImage(image)
+        if region is not None:
+            pixmap.setMask(region)
+        self._preview.setPixmap(pixmap)
+        self._preview.setScale(scale)
+        return True
+
+    @property
+    def preview_shown(self) -> bool:
+        return not self._preview.pixmap().isNull()
 
     def show_faces(self, boxes: list[tuple[float, float, float, float]]) -> None:
         """Outline faces found by a restore: (x0, y0, x1, y1) in image pixels (drawn only
@@ -194,6 +239,7 @@ class CanvasView(QGraphicsView):
         if target == self.zoom:
             return
         anchor = self.mapToScene(view_pos.toPoint())
+        self._fitted = False
         self.scale(target / self.zoom, target / self.zoom)
         self._update_scene_rect()
         moved = self.mapFromScene(anchor) - view_pos.toPoint()
@@ -208,9 +254,11 @@ class CanvasView(QGraphicsView):
         self.fitInView(image, Qt.AspectRatioMode.KeepAspectRatio)
         self._update_scene_rect()
         self.centerOn(image.center())
+        self._fitted = True
         self.zoom_changed.emit(self.zoom)
 
     def actual_size(self) -> None:
+        self._fitted = False
         centre = self.mapToScene(self.viewport().rect().center())
         self.setTransform(self.transform().fromScale(1.0, 1.0))
         self._update_scene_rect()
@@ -232,16 +280,22 @@ class CanvasView(QGraphicsView):
     def resizeEvent(self, event: object) -> None:  # noqa: N802 - Qt override
         centre = self.mapToScene(self.viewport().rect().center())
         super().resizeEvent(event)  # type: ignore[arg-type]
+        if self._fitted:
+            self.fit()
+            return
         self._update_scene_rect()
         self.centerOn(centre)
 
     def set_brush(self, radius: float | None = None, hardness: float | None = None) -> None:
+        """Change the brush; the outline is repainted where the old one was drawn too."""
+        at = self._cursor
+        self._update_cursor(None)  # erase the outline at the old size
         if radius is not None:
             self.radius = min(500.0, max(0.5, radius))
         if hardness is not None:
             self.hardness = min(1.0, max(0.0, hardness))
         self.brush_changed.emit(self.radius, self.hardness)
-        self._update_cursor(self._cursor)
+        self._update_cursor(at)
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
         steps = event.angleDelta().y() / 120.0

@@ -7,15 +7,23 @@ events. It never owns the document or the job runner; they live in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
+    QPushButton,
     QSlider,
+    QStyle,
+    QStyleOptionComboBox,
+    QStylePainter,
     QVBoxLayout,
     QWidget,
 )
@@ -41,6 +49,11 @@ class DocumentHolder(QObject):
         self.replaced.emit()
 
 
+def at_once(proceed: Callable[[], None]) -> None:
+    """``AppContext.when_safe`` without a window: nothing to ask, go ahead."""
+    proceed()
+
+
 @dataclass
 class AppContext:
     canvas: CanvasView
@@ -48,16 +61,26 @@ class AppContext:
     settings: Settings
     documents: DocumentHolder = field(default_factory=DocumentHolder)
     registry: Registry = field(default_factory=Registry)
+    # runs a step that replaces the document once unsaved work is saved or discarded
+    # (the window asks Save / Discard / Cancel; see MainWindow.when_work_is_safe)
+    when_safe: Callable[[Callable[[], None]], None] = at_once
 
     @property
     def document(self) -> Document | None:
         return self.documents.current
+
+    def replace_document(self, document: Document | None) -> None:
+        """Show another document (callers ask first, through ``when_safe``); a job still
+        working on the old one is cancelled."""
+        self.bridge.cancel()
+        self.documents.set(document)
 
 
 class Workspace(QWidget):
     """A side panel; ``activate`` sets up the canvas the way this workspace paints."""
 
     title = ""
+    hint = ""  # shown at the top of the panel until the user closes it, once per workspace
     paint_layer = Layer.MASK
     shows_faces = False  # the face outlines of a restore are Restore's overlay only
 
@@ -70,11 +93,36 @@ class Workspace(QWidget):
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.status.setObjectName("panelStatus")
+        self.hint_box = self._hint_box()
         context.bridge.finished.connect(self._if_mine(self.on_finished))
         context.bridge.preview.connect(self._if_mine(self.on_preview))
         context.bridge.failed.connect(self._if_mine(self.on_failed))
         context.bridge.cancelled.connect(self._if_mine(self.on_cancelled))
+        context.documents.replaced.connect(lambda: self.status.setText(""))  # the old photo's
         context.documents.replaced.connect(self.on_document)
+
+    def _hint_box(self) -> QFrame:
+        """The first-run hint: what this workspace is for and where to start, with a
+        button that closes it for good (remembered in the settings)."""
+        box = QFrame()
+        box.setObjectName("firstRunHint")
+        row = QHBoxLayout(box)
+        row.setContentsMargins(8, 6, 6, 6)
+        text = QLabel(self.hint)
+        text.setWordWrap(True)
+        close = QPushButton("Got it")
+        close.setToolTip("Hide this hint (Help ▸ Keyboard Shortcuts lists every key)")
+        close.clicked.connect(self.dismiss_hint)
+        row.addWidget(text, 1)
+        row.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        box.setVisible(bool(self.hint) and self.title not in self.context.settings.hints_seen)
+        self.layout_.addWidget(box)
+        return box
+
+    def dismiss_hint(self) -> None:
+        self.hint_box.hide()
+        if self.title not in self.context.settings.hints_seen:
+            self.context.settings.hints_seen.append(self.title)
 
     def _if_mine(self, handler):  # noqa: ANN001, ANN202 - wraps slots of any signature
         def slot(*args: object) -> None:
@@ -118,6 +166,41 @@ def fit_narrow(panel: QWidget) -> int:
         combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         combo.setMinimumContentsLength(COMBO_CHARS)
     return panel.minimumSizeHint().width()
+
+
+class ElidedCombo(QComboBox):
+    """A combo box that shortens a long closed text in the middle ("heirloom-…-v2"), keeps
+    the whole text in its tooltip, and shows whole texts in its open list."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._hint = ""
+        self.currentIndexChanged.connect(self._show_tip)
+
+    def setToolTip(self, tip: str) -> None:  # noqa: N802 - Qt override
+        """``tip`` follows the current item's whole text in the tooltip."""
+        self._hint = tip
+        self._show_tip()
+
+    def _show_tip(self) -> None:
+        parts = [self.currentText(), self._hint]
+        super().setToolTip("\n".join(part for part in parts if part))
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        painter = QStylePainter(self)
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, option)
+        field_rect = self.style().subControlRect(
+            QStyle.ComplexControl.CC_ComboBox,
+            option,
+            QStyle.SubControl.SC_ComboBoxEditField,
+            self,
+        )
+        option.currentText = self.fontMetrics().elidedText(
+            option.currentText, Qt.TextElideMode.ElideMiddle, field_rect.width()
+        )
+        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, option)
 
 
 def slider(low: int, high: int, value: int) -> QSlider:

@@ -1,12 +1,17 @@
 """Diffuse: generate, inpaint the painted mask, or re-imagine strokes, step by step.
 
 The pipeline emits its current x0 estimate as Preview events; the panel shows each
-one with a step counter. The brush paints either the mask (what may change) or colour
-strokes: in edit mode rough colour blobs over the photo are what SDEdit turns into a
-plausible region, and only the strokes (with a margin) and the painted mask change.
+one with a step counter, on the photo and only inside the area the job may change
+(the mask is drawn as an outline meanwhile, so the denoising can be watched). A
+preview that is not the photo's shape (a hole planned in a shrunk window) cannot be
+placed on it and is not drawn. The mask is the document's one mask layer, the same
+the Restore workspace paints, and the panel says so.
 
-Stop cancels the job but keeps the last preview as the result, because watching the
-image emerge and stopping when it looks right is the point of this workspace.
+Cancel (Esc, the status bar) leaves the photo as it was. "Stop & keep" stops and keeps
+the last placed preview, inside the job's area only, as an undoable result: watching
+the image emerge and stopping when it looks right is the point of this workspace.
+Generate makes a new document of the model's size (after asking about unsaved work);
+cancelled, the photo that was open comes back.
 """
 
 from __future__ import annotations
@@ -14,10 +19,9 @@ from __future__ import annotations
 import random
 
 import numpy as np
-from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
+from PySide6.QtGui import QBitmap, QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QColorDialog,
-    QComboBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -41,8 +45,9 @@ from engine.pipelines.diffusion import (
     inpaint,
 )
 from gui.document import Document, Layer
-from gui.qimages import from_qimage, resize_to
-from gui.workspaces.base import AppContext, BrushBox, Workspace, slider, use_brush
+from gui.qimages import from_qimage, gray8_to_qimage, resize_to
+from gui.workspaces.base import AppContext, BrushBox, ElidedCombo, Workspace, slider, use_brush
+from gui.workspaces.restore import share_text
 
 SPIN_MAX = 2**31 - 1  # a QSpinBox holds a C int: seeds above it are CLI-only
 STROKE_MARGIN = 8  # px around colour strokes that SDEdit may also change, to blend them in
@@ -57,15 +62,39 @@ MODES = (
 )
 
 
+def region_bitmap(region: np.ndarray) -> QBitmap:
+    """A bitmap that is opaque where ``region`` (HxW bool) is true: a preview's clip."""
+    return QBitmap.fromImage(gray8_to_qimage(np.where(region, 0, 255).astype(np.uint8)))
+
+
+def kept_preview(photo: np.ndarray, preview: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """``photo`` with ``preview`` (HxWx3) inside ``region`` only, in the photo's channels."""
+    inside = arrays.luma(preview)[..., None] if photo.shape[2] == 1 else preview
+    out = photo.copy()
+    out[region] = inside[region]
+    return out
+
+
+def blank_page(width: int, height: int) -> Document:
+    """A new untitled mid-gray document for a sample generated from noise."""
+    gray = np.full((height, width, 3), 0.5, np.float32)
+    return Document(LoadedImage(gray, None, ImageMeta()))
+
+
 class DiffuseWorkspace(Workspace):
     title = "Diffuse"
+    hint = (
+        "Paint what may change (the mask, shared with Restore), choose Inpaint, Edit or "
+        "Generate, and press Run: the area denoises step by step. Stop && keep keeps the "
+        "current step; Esc cancels and leaves the photo as it was."
+    )
     paint_layer = Layer.MASK
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
         box = QGroupBox("Diffusion")
         form = QFormLayout(box)
-        self.mode = QComboBox()
+        self.mode = ElidedCombo()
         for mode, label in MODES:
             self.mode.addItem(label, mode)
         form.addRow("Mode", self.mode)
@@ -97,7 +126,10 @@ class DiffuseWorkspace(Workspace):
         self.run = QPushButton("Run")
         self.run.setObjectName("primary")
         self.stop = QPushButton("Stop && keep")
-        self.stop.setToolTip("Stop now and keep the image as it is at this step")
+        self.stop.setToolTip(
+            "Stop now and keep the image at this step, inside the painted area only "
+            "(Esc cancels and keeps nothing)"
+        )
         self.stop.setEnabled(False)
         run_row.addWidget(self.run, 1)
         run_row.addWidget(self.stop)
@@ -110,7 +142,7 @@ class DiffuseWorkspace(Workspace):
         self.brush = BrushBox(context.canvas, "Brush")
         brush_form = self.brush.layout()
         assert isinstance(brush_form, QFormLayout)
-        self.target = QComboBox()
+        self.target = ElidedCombo()
         for layer, label in PAINT_TARGETS:
             self.target.addItem(label, layer)
         brush_form.insertRow(0, "Paints", self.target)
@@ -121,10 +153,21 @@ class DiffuseWorkspace(Workspace):
         colour_row.addWidget(self.colour, 1)
         colour_row.addWidget(self.clear_paint)
         brush_form.insertRow(1, colour_row)
+        self.mask_info = QLabel()
+        self.mask_info.setWordWrap(True)
+        self.mask_info.setObjectName("panelHint")
+        brush_form.insertRow(2, self.mask_info)
         for widget in (box, self.brush, self.status):
             self.layout_.addWidget(widget)
         self.layout_.addStretch(1)
-        self.last_preview: QImage | None = None
+        self.last_preview: QImage | None = None  # the last preview placed on the photo
+        self._region: np.ndarray | None = None  # what the running job may change
+        self._region_bits: QBitmap | None = None
+        self._keep = False  # Stop & keep (not Cancel) ended the job
+        self._unplaced = False  # the latest preview could not be placed on the photo
+        self._job_document: Document | None = None  # the document the job works on
+        self._before: Document | None = None  # generate: the document open before
+        self._page: Document | None = None  # generate: the page its previews are shown on
 
         self.run.clicked.connect(self.start)
         self.vary.clicked.connect(self.vary_seed)
@@ -189,6 +232,10 @@ class DiffuseWorkspace(Workspace):
             document.edit_plane(Layer.PAINT, np.zeros_like(document.paint), "Clear colour strokes")
 
     def on_document(self) -> None:
+        document = self.context.document
+        if document is not None:
+            document.undo.indexChanged.connect(self._show_mask_info)
+        self._show_mask_info()
         mode = self.mode.currentData()
         has_pack = any(p.manifest.task == "ddpm-eps" for p in self.context.registry.packs())
         self.run.setEnabled(has_pack and (self.context.document is not None or mode == "generate"))
@@ -198,6 +245,15 @@ class DiffuseWorkspace(Workspace):
         if not has_pack:
             self.status.setText("Import a diffusion (ddpm-eps) pack: Models ▸ Import…")
 
+    def _show_mask_info(self) -> None:
+        """Say which mask Inpaint uses: the document's one mask, which Restore paints too."""
+        document = self.context.document
+        if document is None or document.mask.max() < 128:
+            text = "No mask painted yet"
+        else:
+            text = f"Mask: {share_text(document.mask >= 128)} of the photo"
+        self.mask_info.setText(f"{text} (one mask, shared with the Restore tab).")
+
     def vary_seed(self) -> None:
         self.seed.setValue(random.randint(self.seed.minimum(), self.seed.maximum()))
         if self.run.isEnabled():
@@ -205,10 +261,14 @@ class DiffuseWorkspace(Workspace):
 
     def start(self) -> None:
         mode = self.mode.currentData()
+        if mode == "generate":  # into a new document: ask about unsaved work first
+            self.context.when_safe(self._start_job)
+        elif self.context.document is not None:
+            self._start_job()
+
+    def _start_job(self) -> None:
+        mode = self.mode.currentData()
         document = self.context.document
-        self.context.canvas.set_layer_visible(Layer.MASK, True)
-        if document is None and mode != "generate":
-            return
         settings = self.context.settings
         settings.diffusion_steps = self.steps.value()
         strength = self.strength.value() / 100  # read here: the job runs off the GUI thread
@@ -222,7 +282,13 @@ class DiffuseWorkspace(Workspace):
             image, opacity = painted
             grown = arrays.dilate(opacity > 0.02, STROKE_MARGIN)
             mask = np.maximum(mask, grown.astype(np.float32)) if mask is not None else None
-        self.context.canvas.set_layer_visible(Layer.PAINT, False)  # the preview shows instead
+        self._job_document, self._before, self._page = document, document, None
+        self._region = None
+        if mode != "generate" and image is not None:
+            region = mask > 0.5 if mask is not None and mask.any() else None
+            self._region = np.ones(image.shape[:2], bool) if region is None else region
+            self._region_bits = region_bitmap(self._region)
+            self.context.canvas.set_layer_visible(Layer.PAINT, False)  # the preview shows
 
         def job(emit: Emitter, cancel: CancelToken) -> Result:
             if mode == "generate":
@@ -235,17 +301,34 @@ class DiffuseWorkspace(Workspace):
             return edit(image, options, region, emit, cancel, registry)
 
         self.last_preview = None
+        self._keep = self._unplaced = False
         self.counter.setText(f"Step 0/{self.steps.value()}")
         self.status.setText("Denoising…")
         self.submit(f"Diffusion ({mode})", job)
 
     def stop_and_keep(self) -> None:
+        self._keep = True
         self.context.bridge.cancel()
 
     def on_preview(self, image: object, step: int, total: int) -> None:
+        """Draw the preview on the photo, inside the job's area; a generated sample first
+        gets a new document of its own size."""
         assert isinstance(image, QImage)
-        self.last_preview = image
-        self.context.canvas.show_preview(image)
+        canvas = self.context.canvas
+        if self._region is None:  # generate
+            if self._page is None:
+                self._page = blank_page(image.width(), image.height())
+                self.context.documents.set(self._page)
+            elif self.context.document is not self._page:
+                return  # another document was opened meanwhile
+            placed = canvas.show_preview(image)
+        elif self.context.document is self._job_document:
+            placed = canvas.show_preview(image, self._region_bits)
+        else:
+            return  # another document was opened meanwhile
+        self._unplaced = not placed
+        if placed:
+            self.last_preview = image
 
     def on_steps(self, stage: str, count: StepCount) -> None:
         """Show "Step 7/45 of part 2/4": the steps of the windows at work, not the model
@@ -254,15 +337,19 @@ class DiffuseWorkspace(Workspace):
         if count.parts > 1:
             text += f" of part {count.part}/{count.parts}"
         self.counter.setText(text)
-        self.status.setText(stage[0].upper() + stage[1:] + "…")
+        note = " (shown on the photo once it is placed)" if self._unplaced else ""
+        self.status.setText(stage[0].upper() + stage[1:] + "…" + note)
 
-    def _show(self, pixels: np.ndarray, text: str) -> None:
+    def _keep_generated(self, pixels: np.ndarray) -> None:
+        """A sample from noise becomes a new, unsaved document of its own size."""
+        generated = Document(LoadedImage(pixels, None, ImageMeta()))
+        generated.undo.resetClean()  # new work, never saved: closing asks
+        self.context.documents.set(generated)
+
+    def _keep_result(self, pixels: np.ndarray, text: str) -> None:
+        """An inpaint or edit result, as an undoable result layer over the photo."""
         document = self.context.document
-        if document is None:  # generated from nothing: the sample becomes the photo
-            generated = Document(LoadedImage(pixels, None, ImageMeta()))
-            generated.undo.resetClean()  # new work, never saved: closing asks
-            self.context.documents.set(generated)
-            return
+        assert document is not None
         if pixels.shape[:2] != (document.height, document.width):
             pixels = resize_to(pixels, document.width, document.height)
         self.context.canvas.show_preview(None)
@@ -272,14 +359,46 @@ class DiffuseWorkspace(Workspace):
     def on_finished(self, result: object) -> None:
         assert isinstance(result, Result)
         pixels = result.images["image"]
-        self._show(pixels, f"Diffusion ({self.mode.currentData()})")
+        if self._region is None:
+            self._keep_generated(pixels)
+        elif self.context.document is self._job_document:
+            self._keep_result(pixels, "Diffusion")
         text = f"Done on {result.info.get('device', '?')}; seed {self.seed.value()}"
         draws = int(result.info.get("draws", 1))
         self.status.setText(text + (f"; mean of {draws} fills." if draws > 1 else "."))
 
+    def on_failed(self, message: str, detail: str) -> None:
+        self._put_back()
+        super().on_failed(message, detail)
+
     def on_cancelled(self) -> None:
-        if self.last_preview is None:
+        """Stop & keep keeps the last placed preview (inside the job's area); Cancel, or a
+        stop before any preview was placed, leaves the photo as it was."""
+        step = self.counter.text().lower()
+        if not (self._keep and self.last_preview is not None):
+            self._put_back()
             super().on_cancelled()
+            if self._keep:
+                self.status.setText(
+                    f"Stopped at {step}, before a preview was placed; nothing kept."
+                )
             return
-        self._show(from_qimage(self.last_preview), "Diffusion (stopped early)")
-        self.status.setText(f"Stopped at {self.counter.text().lower()}; the preview was kept.")
+        pixels = from_qimage(self.last_preview)
+        if self._region is None:
+            self._keep_generated(pixels)
+        elif self.context.document is self._job_document:
+            document = self._job_document
+            assert document is not None
+            self._keep_result(
+                kept_preview(document.photo, pixels, self._region), "Diffusion (stopped)"
+            )
+        self.status.setText(f"Stopped at {step}; the preview was kept inside the painted area.")
+
+    def _put_back(self) -> None:
+        """Undo what the run showed: a generate's page gives way to the document open
+        before; an inpaint's hidden colour strokes show again."""
+        if self._region is None:
+            if self._page is not None and self.context.document is self._page:
+                self.context.documents.set(self._before)
+        elif self.context.document is self._job_document:
+            self.context.canvas.set_layer_visible(Layer.PAINT, self.paint_layer == Layer.PAINT)

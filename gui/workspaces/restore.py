@@ -129,6 +129,7 @@ class RestoreWorkspace(Workspace):
         self.run.clicked.connect(self.restore)
         self.sensitivity.valueChanged.connect(self._show_sensitivity)
         self.show_mask.toggled.connect(lambda on: context.canvas.set_layer_visible(Layer.MASK, on))
+        context.canvas.layer_shown.connect(self._mask_shown)
         self.opacity.valueChanged.connect(
             lambda v: context.canvas.set_layer_opacity(Layer.MASK, v / 100)
         )
@@ -146,6 +147,14 @@ class RestoreWorkspace(Workspace):
         canvas.set_layer_visible(Layer.MASK, self.show_mask.isChecked())
         canvas.set_layer_visible(Layer.SKETCH, False)
         use_brush(canvas)
+
+    def _mask_shown(self, layer: str, visible: bool) -> None:
+        """The checkbox follows the mask layer, whoever showed or hid it (M, a brush
+        stroke) while this panel is shown; other workspaces hide it without unticking it."""
+        if layer == Layer.MASK and self.isVisible():
+            self.show_mask.blockSignals(True)
+            self.show_mask.setChecked(visible)
+            self.show_mask.blockSignals(False)
 
     def on_document(self) -> None:
         document = self.context.document
