@@ -193,6 +193,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
             build = _ray_runner if args.engine == "ray" else _local_runner
             runner, resources = build(args, options)
             ledger.append(run_record | resources)
+            progress.begin()
             try:
                 failures = driver.run(work.todo, runner, ledger, progress, args.attempts)
             except KeyboardInterrupt:

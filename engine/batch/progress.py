@@ -49,6 +49,11 @@ class BatchProgress:
         self._line_at = self.start
         self._tenth = -1
 
+    def begin(self) -> None:
+        """Start the clock for throughput and ETA once the workers are up (a Ray start
+        takes seconds that say nothing about the files to come)."""
+        self.start = self._line_at = time.monotonic()
+
     @property
     def left(self) -> int:
         return self.total - self.done_before - self.failed_before - self.done - self.failed

@@ -297,4 +297,6 @@ class RayRunner:
         """Stop the actors (and the local Ray this runner started, if it did)."""
         for actor in self.actors:
             self._ray.kill(actor)
+        if self._flight:  # wait for the kills to land, so nothing is written after we return
+            self._ray.wait(list(self._flight), num_returns=len(self._flight), timeout=30)
         disconnect(self._started)
