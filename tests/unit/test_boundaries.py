@@ -24,7 +24,7 @@ def test_engine_loads_without_qt_torch_or_training():
         "import importlib, sys\n"
         f"for m in {modules!r}: importlib.import_module(m)\n"
         "bad = sorted({m.split('.')[0] for m in sys.modules} & "
-        "{'torch', 'PySide6', 'training', 'gui', 'diffusers', 'onnx'})\n"
+        "{'torch', 'PySide6', 'training', 'gui', 'diffusers', 'onnx', 'ray'})\n"
         "print(len(sys.modules)); assert not bad, bad\n"
     )
     result = subprocess.run(
