@@ -78,6 +78,12 @@ def add_diffuse_commands(sub: argparse._SubParsersAction) -> None:
         default=InpaintOptions.draws,
         help="fills averaged per window: more is closer to the truth and slower; 1 = grainy",
     )
+    fill.add_argument(
+        "--strength",
+        type=STRENGTH.parse,
+        default=InpaintOptions.strength,
+        help="(0, 1]: how far up the chain the fill starts from a Telea fill; 1 = from noise",
+    )
     _sampler_args(fill, steps=InpaintOptions.steps, sampler=InpaintOptions.sampler)
     fill.set_defaults(func=cmd_inpaint)
 
@@ -268,6 +274,7 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
         jump_n_sample=args.jump_n_sample,
         context=args.context,
         draws=args.draws,
+        strength=args.strength,
         **_common(args),
     )
     result = _run(args, lambda emit, cancel: inpaint(photo.pixels, mask, options, emit, cancel))

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+import cv2
 import numpy as np
 
 from engine import arrays
@@ -88,6 +89,8 @@ class InpaintOptions(SamplerOptions):
     jump_n_sample: int = 2
     context: int | None = None  # px around each core; None = a fifth of the model size
     draws: int = 4  # fills sampled per window and averaged; see :func:`inpaint`
+    strength: float = 1.0  # 1: from pure noise; below: from a Telea fill noised this far
+    max_batch: int = 64  # images per model call (windows x draws of a step); bounds memory
 
 
 @dataclass(frozen=True)
@@ -503,73 +506,310 @@ def _compose(original: np.ndarray, changed_rgb: np.ndarray, region: np.ndarray) 
 
 # --- inpaint --------------------------------------------------------------------
 
-COARSE_REFINE = 0.3  # SDEdit strength of the full-size pass over a coarse fill
+DEEP = 4  # a hole pixel farther than model side / DEEP from known pixels is "deep"
+COVER_STRIDE = 4  # px at most between the window positions the cover chooses from
 
 
-def _sdedit_plan(
-    model: EpsModel, strength: float, steps: int
-) -> tuple[int, int, list[int], list[int]]:
-    """SDEdit from ``strength`` up the chain: (start timestep, model steps, timesteps,
-    levels). ``round(steps * strength)`` steps, at least one, at most start + 1."""
-    start = round(strength * (model.schedule.num_train_timesteps - 1))
-    count = min(start + 1, max(1, round(steps * strength)))
-    return start, count, strided_timesteps(start, count), list(range(count, -1, -1))
+def cover_windows(region: np.ndarray, size: tuple[int, int], context: int) -> list[Window]:
+    """Few model-size windows whose cores cover every ``region`` pixel (greedy set cover).
 
-
-def _hole_box(region: np.ndarray, size: tuple[int, int]) -> tuple[slice, slice] | None:
-    """The hole's bounding box with as much context again around it, when part of the
-    hole lies deeper than a quarter window from any known pixel (windows there would
-    see only hole and invent unrelated texture); None when windows suffice."""
-    inner = region
-    for _ in range(min(size) // 4):
-        inner = ~arrays.dilate(~inner, 1)  # one erosion
-        if not inner.any():
-            return None
-    ys, xs = np.nonzero(region)
-    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
-    my, mx = (y1 - y0) // 2 + 4, (x1 - x0) // 2 + 4
+    A window's core is the window less ``context`` px on each side, except on a side
+    that touches the photo's edge. Positions are every tenth of a core (at most
+    ``COVER_STRIDE`` px) plus flush
+    with the far edges; the window whose core holds the most still-uncovered pixels is
+    taken until none is left. Windows may overlap; each holds some of the region.
+    """
     height, width = region.shape
-    return slice(max(0, y0 - my), min(height, y1 + my)), slice(max(0, x0 - mx), min(width, x1 + mx))
+    mh, mw = size
+    stride = max(1, min(COVER_STRIDE, (min(size) - 2 * context) // 10))
+
+    def positions(length: int, side: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        starts = np.array(sorted({*range(0, length - side + 1, stride), length - side}))
+        lo = starts + np.where(starts > 0, context, 0)
+        hi = starts + side - np.where(starts < length - side, context, 0)
+        return starts, lo, hi
+
+    ys, y0, y1 = positions(height, mh)
+    xs, x0, x1 = positions(width, mw)
+    todo = np.asarray(region, bool).copy()
+    table = np.zeros((height + 1, width + 1), np.int64)
+    table[1:, 1:] = todo.cumsum(0).cumsum(1)
+    counts = table[np.ix_(y1, x1)] - table[np.ix_(y0, x1)] - table[np.ix_(y1, x0)]
+    counts += table[np.ix_(y0, x0)]  # uncovered pixels in each candidate's core
+    windows: list[Window] = []
+    while counts.max() > 0:
+        r, c = np.unravel_index(int(np.argmax(counts)), counts.shape)
+        top, bottom, left, right = int(y0[r]), int(y1[r]), int(x0[c]), int(x1[c])
+        windows.append(Window(int(ys[r]), int(xs[c]), (slice(top, bottom), slice(left, right))))
+        # the candidates whose cores overlap this one lose the pixels it covers now
+        local = np.zeros((bottom - top + 1, right - left + 1), np.int64)
+        local[1:, 1:] = todo[top:bottom, left:right].cumsum(0).cumsum(1)
+        rows = np.nonzero((y0 < bottom) & (y1 > top))[0]
+        cols = np.nonzero((x0 < right) & (x1 > left))[0]
+        ya, yb = np.clip(y0[rows], top, bottom) - top, np.clip(y1[rows], top, bottom) - top
+        xa, xb = np.clip(x0[cols], left, right) - left, np.clip(x1[cols], left, right) - left
+        lost = local[np.ix_(yb, xb)] - local[np.ix_(ya, xb)] - local[np.ix_(yb, xa)]
+        counts[np.ix_(rows, cols)] -= lost + local[np.ix_(ya, xa)]
+        todo[top:bottom, left:right] = False
+    # a window picked early may have been made redundant by later ones: drop it
+    depth = np.zeros(region.shape, np.int32)
+    for window in windows:
+        depth[window.core] += 1
+    kept = []
+    for window in reversed(windows):
+        if (depth[window.core][region[window.core]] > 1).all():
+            depth[window.core] -= 1
+        else:
+            kept.append(window)
+    return kept[::-1]
 
 
-def _coarse_fill(
+def _window_weight(window: Window, size: tuple[int, int], context: int) -> np.ndarray:
+    """Blending weight over a window: 1 in its core, falling linearly towards the window's
+    inner borders (where it sees least), so overlapping windows defer to the one that
+    has the pixel well inside."""
+    (ys, xs), (mh, mw) = window.core, size
+
+    def ramp(side: int, lo: int, hi: int) -> np.ndarray:
+        i = np.arange(side, dtype=np.float32)
+        below = np.clip((i + 1) / (lo + 1), 0, 1) if lo > 0 else np.ones(side, np.float32)
+        above = np.clip((side - i) / (side - hi + 1), 0, 1) if hi < side else 1.0
+        return np.minimum(below, above) if context > 0 else np.ones(side, np.float32)
+
+    ry = ramp(mh, ys.start - window.y, ys.stop - window.y)
+    rx = ramp(mw, xs.start - window.x, xs.stop - window.x)
+    return (ry[:, None] * rx[None, :]).astype(np.float32)
+
+
+@dataclass
+class _Canvas:
+    """What a joint fill works on: a picture (CHW, model range), which of its pixels are
+    known, and the windows that together cover its unknown pixels."""
+
+    known: np.ndarray  # 3 x H x W, model range
+    keep: np.ndarray  # 1 x H x W float32, 1 = known
+    windows: list[Window]
+    init: np.ndarray | None = None  # 3 x H x W start picture (None: pure noise)
+
+
+def _joint_fill(
     model: EpsModel,
-    pixels: np.ndarray,
-    region: np.ndarray,
-    box: tuple[slice, slice],
-    options: InpaintOptions,
+    canvas: _Canvas,
+    options: SamplerOptions,
+    draws: int,
     timesteps: np.ndarray,
     levels: list[int],
     rng: np.random.Generator,
-    emit: Emitter,
-    cancel: CancelToken,
+    step: Callable[[Callable[[], np.ndarray]], None],
+    calls: list[int],
+    show: Callable[[np.ndarray], np.ndarray],
 ) -> np.ndarray:
-    """RePaint the hole's surroundings shrunk into one window, so the whole hole is
-    planned at once from all of its context; returns ``pixels`` with that plan
-    enlarged into the hole (the full-size windows then only refine it)."""
+    """RePaint every window of ``canvas`` at once, ``draws`` times; returns the mean clean
+    picture (3 x H x W, model range).
+
+    The sampler state is one noisy picture per draw. At each step every window (of every
+    draw) is cut from it and all of them go to the model together, in calls of at most
+    ``max_batch`` images; the predicted noise is blended back by the windows' weights
+    and the step is taken on the whole picture, so overlapping windows agree as they
+    denoise. ``step`` is told after every step (with a lazy preview built by ``show``
+    from the mean x0); ``calls`` counts model calls.
+    """
+    schedule = model.schedule
+    n = len(timesteps)
     height, width = model.size
-    crop, hole = pixels[box], region[box].astype(np.float32)
-    small = arrays.resize(crop, width, height)
-    small_hole = arrays.resize_plane(hole, width, height) > 0.01
-    filled, _, _ = _run_windows(
+    shape = (draws, *canvas.known.shape)
+    weights = [_window_weight(w, model.size, _context_of(w, model.size)) for w in canvas.windows]
+    total = np.zeros(canvas.known.shape[1:], np.float32)
+    for window, weight in zip(canvas.windows, weights, strict=True):
+        total[window.y : window.y + height, window.x : window.x + width] += weight
+    inverse = np.where(total > 0, 1.0 / np.maximum(total, 1e-12), 0.0).astype(np.float32)
+    keep, known = canvas.keep, canvas.known
+
+    def t_of(level: int) -> int:
+        return int(timesteps[n - level]) if level >= 1 else -1
+
+    if canvas.init is None:
+        x = _noise(rng, shape)
+    else:
+        x = q_sample(canvas.init[None], schedule.abar(int(timesteps[0])), _noise(rng, shape))
+        x = x.astype(np.float32)
+    for here, there in zip(levels, levels[1:], strict=False):
+        t, t_next = t_of(here), t_of(there)
+        if there > here:
+            x = forward_jump(x, schedule.abar(t), schedule.abar(t_next), _noise(rng, shape))
+            continue
+        crops = np.stack(
+            [x[:, :, w.y : w.y + height, w.x : w.x + width] for w in canvas.windows], axis=1
+        ).reshape(-1, 3, height, width)  # draw-major: all windows of draw 0, then draw 1...
+        eps = np.empty_like(crops)
+        for i in range(0, len(crops), options.max_batch):
+            _cancel_of(step).check()
+            eps[i : i + options.max_batch] = model(
+                crops[i : i + options.max_batch], t, _cancel_of(step)
+            )
+            calls[0] += 1
+        eps = eps.reshape(draws, len(canvas.windows), 3, height, width)
+        blended = np.zeros_like(x)
+        for k, (window, weight) in enumerate(zip(canvas.windows, weights, strict=True)):
+            blended[:, :, window.y : window.y + height, window.x : window.x + width] += (
+                weight * eps[:, k]
+            )
+        blended *= inverse
+        abar_t, abar_prev = schedule.abar(t), schedule.abar(t_next)
+        last = t_next < 0
+        if options.sampler == "ddpm":
+            noise = None if last else _noise(rng, shape)
+            x, x0 = ddpm_step(
+                x, blended, abar_t, abar_prev, noise, schedule.variance_type, schedule.clip_sample
+            )
+        else:
+            noise = _noise(rng, shape) if options.eta > 0 and not last else None
+            x, x0 = ddim_step(
+                x, blended, abar_t, abar_prev, options.eta, noise, schedule.clip_sample
+            )
+        x = repaint_merge(x, known, keep, abar_prev, None if last else _noise(rng, shape))
+        x = x.astype(np.float32)
+        step(lambda x0=x0: show(keep * known + (1.0 - keep) * x0.mean(axis=0)))
+    return x.mean(axis=0)
+
+
+def _context_of(window: Window, size: tuple[int, int]) -> int:
+    """The context the window was planned with: its core's inset from an inner side."""
+    (ys, xs), (mh, mw) = window.core, size
+    insets = [ys.start - window.y, window.y + mh - ys.stop, xs.start - window.x]
+    insets.append(window.x + mw - xs.stop)
+    return max(insets)
+
+
+class _StepTicker:
+    """Progress per step of the whole fill (planning steps included), one part; previews
+    of the whole photo as it stands. Carries the job's cancel token."""
+
+    def __init__(self, emit: Emitter, cancel: CancelToken, steps: int) -> None:
+        self.emit, self.cancel, self.steps, self.done = emit, cancel, steps, 0
+        self.stage = "inpainting"
+
+    def __call__(self, make_preview: Callable[[], np.ndarray]) -> None:
+        self.done += 1
+        count = StepCount(self.done, self.steps)
+        message = f"step {count.step}/{count.steps}"
+        self.emit.progress(self.done / self.steps, self.stage, message, count)
+        self.emit.preview(make_preview, self.done, self.steps)
+
+
+def _cancel_of(step: Callable) -> CancelToken:
+    return getattr(step, "cancel", NEVER)
+
+
+def deep_holes(region: np.ndarray, size: tuple[int, int]) -> list[tuple[slice, slice]]:
+    """Boxes around the holes whose middle lies deeper than ``min(size) // DEEP`` px from
+    any known pixel (windows there would see only hole and invent unrelated texture):
+    each such connected hole's bounding box with as much context again around it.
+    Overlapping boxes are merged. Thin holes (brush strokes) give none."""
+    depth = cv2.distanceTransform(
+        np.pad(region, 1, constant_values=True).astype(np.uint8), cv2.DIST_L2, 5
+    )[1:-1, 1:-1]
+    deep = depth > min(size) // DEEP
+    if not deep.any():
+        return []
+    count, labels = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)
+    height, width = region.shape
+    boxes = []
+    for label in np.unique(labels[deep]):
+        ys, xs = np.nonzero(labels == label)
+        y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+        my, mx = (y1 - y0) // 2 + 4, (x1 - x0) // 2 + 4
+        boxes.append([max(0, y0 - my), min(height, y1 + my), max(0, x0 - mx), min(width, x1 + mx)])
+    merged = True
+    while merged:  # boxes that overlap become one
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                if a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]:
+                    boxes[i] = [min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3])]
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return [(slice(a, b), slice(c, d)) for a, b, c, d in boxes]
+
+
+def classical_fill(pixels: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """OpenCV Telea (radius 3) of ``region`` in float, channel by channel: the start
+    picture of a partial-strength fill."""
+    holes = np.ascontiguousarray(region.astype(np.uint8))
+    planes = [
+        cv2.inpaint(np.ascontiguousarray(pixels[..., c], np.float32), holes, 3, cv2.INPAINT_TELEA)
+        for c in range(pixels.shape[2])
+    ]
+    return np.clip(np.stack(planes, axis=2), 0.0, 1.0).astype(np.float32)
+
+
+def _fill_plan(model: EpsModel, options: InpaintOptions) -> tuple[np.ndarray, list[int]]:
+    """Timesteps and levels of the fill: from level ``strength`` of the chain (1: pure
+    noise), ``round(steps * strength)`` strided steps with RePaint's resampling."""
+    total = model.schedule.num_train_timesteps
+    start = round(options.strength * (total - 1))
+    count = min(start + 1, max(1, round(options.steps * options.strength)))
+    timesteps = strided_timesteps(start, count)
+    return timesteps, repaint_levels(count, options.jump_length, options.jump_n_sample)
+
+
+def _coarse_plans(
+    model: EpsModel,
+    colour: np.ndarray,
+    region: np.ndarray,
+    boxes: list[tuple[slice, slice]],
+    options: InpaintOptions,
+    rng: np.random.Generator,
+    step: Callable[[Callable[[], np.ndarray]], None],
+    calls: list[int],
+    show: Callable[[list[np.ndarray]], np.ndarray],
+) -> list[np.ndarray]:
+    """RePaint each deep hole's surroundings shrunk into one window, all boxes in one
+    batch (side by side on one canvas, one window each), from noise; returns each box's
+    fill enlarged back to the box's size (the full-size fill then refines it)."""
+    height, width = model.size
+    smalls, holes = [], []
+    for box in boxes:
+        smalls.append(arrays.resize(colour[box], width, height))
+        holes.append(arrays.resize_plane(region[box].astype(np.float32), width, height) > 0.01)
+    known = model.to_model(np.concatenate(smalls, axis=1)).transpose(2, 0, 1)
+    hole = np.concatenate(holes, axis=1)
+    windows = [
+        Window(0, k * width, (slice(0, height), slice(k * width, (k + 1) * width)))
+        for k in range(len(boxes))
+    ]
+    canvas = _Canvas(known, (~hole)[None].astype(np.float32), windows)
+    timesteps = strided_timesteps(model.schedule.num_train_timesteps - 1, options.steps)
+    levels = repaint_levels(options.steps, options.jump_length, options.jump_n_sample)
+
+    def enlarge(values: np.ndarray) -> list[np.ndarray]:
+        pixels = model.to_pixels(values.transpose(1, 2, 0))
+        return [
+            arrays.resize(
+                pixels[:, k * width : (k + 1) * width],
+                box[1].stop - box[1].start,
+                box[0].stop - box[0].start,
+            )
+            for k, box in enumerate(boxes)
+        ]
+
+    filled = _joint_fill(
         model,
-        small,
-        small_hole,
+        canvas,
         options,
-        _context(options.context, model),
+        options.draws,
         timesteps,
         levels,
         rng,
-        emit,
-        cancel,
-        from_noise=True,
-        stage="planning the fill",
-        draws=options.draws,
+        step,
+        calls,
+        lambda values: show(enlarge(values)),
     )
-    plan = arrays.resize(filled, crop.shape[1], crop.shape[0])
-    out = pixels.copy()
-    out[box] = np.where(region[box][..., None], plan, crop)
-    return out
+    return enlarge(filled)
 
 
 def inpaint(
@@ -582,16 +822,21 @@ def inpaint(
 ) -> Result:
     """Fill ``mask`` (HxW, > 0.5 = fill) of ``image`` (HxWxC in [0, 1]) with RePaint.
 
-    Each window is filled ``options.draws`` times (in one batch) and the fills are
-    averaged: one draw is a plausible texture, the mean of several estimates what was
-    really there: on held-out photos 4 draws fill brush holes about 1 dB closer to the
-    truth than one (the model card has the figures). ``draws=1`` keeps the grain.
-    A hole too deep for windows (:func:`_hole_box`) is planned in one shrunk window,
-    refined at full size, then given fine texture borrowed from around it
-    (:mod:`engine.pipelines.texture`): the model draws its colours, not its gravel.
+    The holes are covered by as few model-size windows as possible
+    (:func:`cover_windows`), and all windows, each ``options.draws`` times, are denoised
+    together: one model call per step (more only past ``max_batch`` images), the
+    windows blended where they overlap (:func:`_joint_fill`). With ``strength`` below 1
+    the fill starts from OpenCV's Telea fill noised to that level instead of from pure
+    noise, so ``round(steps * strength)`` steps bring it back (SDEdit inside RePaint).
+    The draws are averaged: one draw is a plausible texture, the mean of several
+    estimates what was really there (decision 0005). A hole too deep for windows
+    (:func:`deep_holes`) is first planned in one shrunk window (all such holes in one
+    batch), and the plan, not Telea, is where the full-size fill starts there; then
+    fine texture is borrowed from around it (:mod:`engine.pipelines.texture`).
 
     Returns ``images["image"]``, equal to ``image`` outside the mask bit for bit.
-    Previews show the whole photo with the current x0 guesses in the windows at work.
+    Progress counts the steps of the whole fill (planning included); previews show the
+    whole photo with the current estimate of the fill in place.
     """
     emit = emit or silent()
     model = load_model(registry, options.model, options.device)
@@ -603,6 +848,8 @@ def inpaint(
             f"draws must be between 1 and max_batch ({options.max_batch}): the draws of a "
             f"window share one model call; got {options.draws}"
         )
+    if not 0.0 < options.strength <= 1.0:
+        raise DiffusionError(f"strength must be above 0 and at most 1, not {options.strength}")
     pixels = _check_image(image, model)
     region = _check_mask(mask, pixels.shape)
     if region.all():
@@ -612,48 +859,48 @@ def inpaint(
     context = _context(options.context, model)
     started = time.monotonic()
     rng, seed = _rng(options)
-    timesteps = strided_timesteps(model.schedule.num_train_timesteps - 1, options.steps)
-    levels = repaint_levels(options.steps, options.jump_length, options.jump_n_sample)
-    box = _hole_box(region, model.size)
     colour = arrays.rgb(pixels)
-    if box is None:
-        changed, ticker, windows = _run_windows(
-            model,
-            colour,
-            region,
-            options,
-            context,
-            timesteps,
-            levels,
-            rng,
-            emit,
-            cancel,
-            from_noise=True,
-            stage="inpainting",
-            draws=options.draws,
-        )
-    else:  # a big hole: plan it coarsely in one window, then refine at full size
-        planned = _coarse_fill(
-            model, colour, region, box, options, timesteps, levels, rng, emit, cancel
-        )
-        _, _, refine_steps, refine_levels = _sdedit_plan(model, COARSE_REFINE, options.steps)
-        changed, ticker, windows = _run_windows(
-            model,
-            planned,
-            region,
-            options,
-            context,
-            refine_steps,
-            refine_levels,
-            rng,
-            emit,
-            cancel,
-            from_noise=False,
-            stage="inpainting",
-            draws=options.draws,
-        )
-        windows += 1
-        # the model draws colour, not gravel: fine detail comes from around the hole
+    timesteps, levels = _fill_plan(model, options)
+    partial = options.strength < 1.0
+    boxes = deep_holes(region, model.size) if partial else []
+    full_levels = repaint_levels(options.steps, options.jump_length, options.jump_n_sample)
+    steps = _model_calls(levels) + (_model_calls(full_levels) if boxes else 0)
+    ticker = _StepTicker(emit, cancel, steps)
+    ticker.stage = "planning the fill" if boxes else "inpainting"
+    calls = [0]
+    start = classical_fill(colour, region) if partial else colour
+
+    def show_plans(plans: list[np.ndarray]) -> np.ndarray:
+        shown = start.copy()
+        for box, plan in zip(boxes, plans, strict=True):
+            shown[box] = np.where(region[box][..., None], plan, shown[box])
+        return shown
+
+    if boxes:
+        plans = _coarse_plans(model, colour, region, boxes, options, rng, ticker, calls, show_plans)
+        start = show_plans(plans)
+        ticker.stage = "inpainting"
+    windows = cover_windows(region, model.size, context)
+    canvas = _Canvas(
+        known=model.to_model(colour).transpose(2, 0, 1),
+        keep=(~region)[None].astype(np.float32),
+        windows=windows,
+        init=model.to_model(start).transpose(2, 0, 1) if partial else None,
+    )
+    filled = _joint_fill(
+        model,
+        canvas,
+        options,
+        options.draws,
+        timesteps,
+        levels,
+        rng,
+        ticker,
+        calls,
+        lambda values: model.to_pixels(values.transpose(1, 2, 0)),
+    )
+    changed = model.to_pixels(filled.transpose(1, 2, 0))
+    for box in boxes:  # the model draws colour, not gravel: fine detail from around it
         changed[box] = borrow_texture(colour[box], changed[box], region[box], rng)
     info = _info(
         model,
@@ -661,12 +908,25 @@ def inpaint(
         ticker,
         started,
         steps=options.steps,
-        windows=windows,
+        windows=len(windows) + len(boxes),
         jump_length=options.jump_length,
         jump_n_sample=options.jump_n_sample,
         draws=options.draws,
+        strength=options.strength,
     )
+    info["model_calls"] = calls[0]
+    info["model_steps"] = ticker.done
     return Result(images={"image": _compose(pixels, changed, region)}, info=info)
+
+
+def _sdedit_plan(
+    model: EpsModel, strength: float, steps: int
+) -> tuple[int, int, list[int], list[int]]:
+    """SDEdit from ``strength`` up the chain: (start timestep, model steps, timesteps,
+    levels). ``round(steps * strength)`` steps, at least one, at most start + 1."""
+    start = round(strength * (model.schedule.num_train_timesteps - 1))
+    count = min(start + 1, max(1, round(steps * strength)))
+    return start, count, strided_timesteps(start, count), list(range(count, -1, -1))
 
 
 # --- edit -----------------------------------------------------------------------

@@ -132,18 +132,38 @@ def test_inpaint_on_a_larger_photo_runs_only_windows_with_holes(registry) -> Non
     out = result.images["image"]
     assert np.array_equal(out[~mask], image[~mask])
     assert np.abs(out[mask] - image[mask]).mean() > 0.02
-    windows = diffusion.plan_windows(mask, (SIZE, SIZE), 3)
-    assert result.info["windows"] == sum(map(len, windows)) < 12
-    previews = [e for e in events if isinstance(e, Preview)]
-    assert previews[-1].image.shape == (70, 90, 3) and previews[-1].step == previews[-1].total
-    # progress reads as steps of the windows at work, the parts counted apart
+    windows = diffusion.cover_windows(mask, (SIZE, SIZE), 3)
+    assert result.info["windows"] == len(windows) == 3  # two for the stroke, one for the speck
+    # all windows and all draws of a step ride in one model call
     levels = repaint_levels(6, 2, 2)
-    per_part = sum(1 for a, b in zip(levels, levels[1:], strict=False) if b < a)  # model calls
-    parts = sum(-(-len(wave) // (16 // options.draws)) for wave in windows)
-    last = [e for e in events if isinstance(e, Progress)][-1]
-    suffix = f" of part {parts}/{parts}" if parts > 1 else ""
-    assert last.message == f"step {per_part}/{per_part}{suffix}"
-    assert last.count == StepCount(per_part, per_part, parts, parts)  # the same, for the GUI
+    steps = sum(1 for a, b in zip(levels, levels[1:], strict=False) if b < a)
+    assert result.info["model_calls"] == result.info["model_steps"] == steps
+    # progress counts the steps of the whole fill, once each, as one part
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert [e.count for e in progress] == [StepCount(i, steps) for i in range(1, steps + 1)]
+    assert progress[-1].message == f"step {steps}/{steps}" and progress[-1].fraction == 1.0
+    # each preview is the whole photo with the fill in place: known pixels as they are
+    previews = [e for e in events if isinstance(e, Preview)]
+    assert [p.step for p in previews] == list(range(1, steps + 1))
+    for preview in previews:
+        assert preview.image.shape == (70, 90, 3) and preview.total == steps
+        assert np.allclose(preview.image[~mask], image[~mask], atol=1e-5)
+    assert np.allclose(previews[-1].image[mask], out[mask], atol=1e-5)
+
+
+def test_max_batch_splits_a_step_into_calls_without_changing_the_fill(registry) -> None:
+    image = photo(40, 60, seed=4)
+    mask = np.zeros((40, 60), bool)
+    mask[4:8, 2:58] = True
+    mask[30:34, 10:50] = True
+    common = {"steps": 5, "jump_n_sample": 1, "seed": 2, "draws": 3, "model": "eps-conv"}
+    windows = len(diffusion.cover_windows(mask, (SIZE, SIZE), 3))
+    assert windows > 2
+    one = diffusion.inpaint(image, mask, InpaintOptions(**common), registry=registry)
+    split = diffusion.inpaint(image, mask, InpaintOptions(**common, max_batch=4), registry=registry)
+    assert one.info["model_calls"] == 5
+    assert split.info["model_calls"] == 5 * -(-windows * 3 // 4)
+    assert np.allclose(one.images["image"], split.images["image"], atol=1e-5)
 
 
 def test_averaged_draws_vary_less_between_seeds_and_share_model_calls(registry) -> None:
@@ -182,6 +202,27 @@ def test_windows_cover_every_region_pixel_once() -> None:
             assert xs.stop <= w.x + 16 and 0 <= w.y <= 100 - 16 and 0 <= w.x <= 77 - 16
             covered[w.core] += 1
     assert covered[region].min() == 1 and covered.max() == 1
+
+
+def test_the_cover_puts_every_hole_pixel_in_a_core_with_few_windows() -> None:
+    region = np.zeros((100, 77), bool)
+    region[::7, ::5] = True
+    region[40:44, 30:60] = True
+    windows = diffusion.cover_windows(region, (16, 16), 3)
+    covered = np.zeros(region.shape, bool)
+    for w in windows:
+        ys, xs = w.core
+        assert w.y <= ys.start and ys.stop <= w.y + 16 and w.x <= xs.start
+        assert xs.stop <= w.x + 16 and 0 <= w.y <= 100 - 16 and 0 <= w.x <= 77 - 16
+        assert region[w.core].any()
+        covered[w.core] = True
+    assert covered[region].all()
+    # a cluster of specks astride the grid's core borders: one placed window, not four
+    specks = np.zeros((64, 64), bool)
+    specks[18:22:2, 18:26:3] = True
+    assert len(diffusion.cover_windows(specks, (16, 16), 3)) == 1
+    grid = diffusion.plan_windows(specks, (16, 16), 3)
+    assert sum(map(len, grid)) > 1
 
 
 def test_edit_changes_more_with_more_strength_and_keeps_the_unmasked_part(registry) -> None:
@@ -318,13 +359,24 @@ def test_a_deep_hole_is_planned_coarsely_then_refined(registry) -> None:
     image = photo(48, 48, seed=2)
     mask = np.zeros((48, 48), bool)
     mask[20:44, 20:44] = True  # a torn corner: its middle is far from any known pixel
-    options = InpaintOptions(steps=6, jump_length=2, jump_n_sample=1, seed=0, model="eps-conv")
-    result = diffusion.inpaint(image, mask, options, None, registry=registry)
+    mask[3:6, 3:20] = True  # and a brush stroke elsewhere, which needs no plan
+    assert diffusion.deep_holes(mask, (SIZE, SIZE)) == [(slice(4, 48), slice(4, 48))]
+    options = InpaintOptions(
+        steps=6, jump_length=2, jump_n_sample=1, seed=0, strength=0.5, model="eps-conv"
+    )
+    emit, events = collect(interval=0.0)
+    result = diffusion.inpaint(image, mask, options, emit, registry=registry)
     out = result.images["image"]
     assert np.array_equal(out[~mask], image[~mask])
-    windows = diffusion.plan_windows(mask, (SIZE, SIZE), 3)
-    assert result.info["windows"] == sum(map(len, windows)) + 1  # + the planning window
+    windows = diffusion.cover_windows(mask, (SIZE, SIZE), 3)
+    assert result.info["windows"] == len(windows) + 1  # + the planning window
+    # the plan's 6 steps and the fill's 3 are counted as one run of steps
+    assert result.info["model_steps"] == 6 + 3 == result.info["model_calls"]
+    stages = [e.stage for e in events if isinstance(e, Progress)]
+    assert stages == ["planning the fill"] * 6 + ["inpainting"] * 3
     thin = np.zeros((48, 48), bool)
     thin[20:23, 5:40] = True  # a brush stroke: windows see both of its edges
+    assert diffusion.deep_holes(thin, (SIZE, SIZE)) == []
     plain = diffusion.inpaint(image, thin, options, None, registry=registry)
-    assert plain.info["windows"] == sum(map(len, diffusion.plan_windows(thin, (SIZE, SIZE), 3)))
+    assert plain.info["windows"] == len(diffusion.cover_windows(thin, (SIZE, SIZE), 3))
+    assert plain.info["model_calls"] == 3

@@ -1,0 +1,109 @@
+"""Choose the inpainting defaults on validation holes (decision 0012).
+
+    python -m training.tune_inpaint out/tune_inpaint.json [--cases 12] [--config NAME ...]
+
+Fills brush-stroke holes in crops of the *validation* photos (``Corpus.validation``;
+the DDPM card's protocol, ``train_ddpm.hole_cases``, with its own seed) with each
+named setting of :class:`engine.pipelines.diffusion.InpaintOptions` through the engine
+on the CPU, and writes per case: PSNR inside the hole, seconds, model calls, windows,
+and OpenCV Telea's PSNR on the same hole. The held-out photos are never used here.
+Nothing is trained.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from bench.metrics import psnr
+from engine.models import Registry
+from engine.pipelines import diffusion
+from training.data.corpus import load_corpus
+from training.train_ddpm import hole_cases
+
+SEED = 4242  # the validation holes; the card's held-out ones use 20261128
+MODEL = "heirloom-ddpm64"
+
+CONFIGS: dict[str, dict] = {
+    # what inpaint did before decision 0012 (from noise, 45 model steps, 4 draws)
+    "before": {"steps": 25, "jump_length": 5, "jump_n_sample": 2, "draws": 4, "strength": 1.0},
+    "s0.5-n20-r1-d4": {"steps": 20, "jump_n_sample": 1, "draws": 4, "strength": 0.5},
+    "s0.3-n25-r1-d4": {"steps": 25, "jump_n_sample": 1, "draws": 4, "strength": 0.3},
+    "s0.3-n25-r1-d2": {"steps": 25, "jump_n_sample": 1, "draws": 2, "strength": 0.3},
+    "s0.3-n25-r1-d1": {"steps": 25, "jump_n_sample": 1, "draws": 1, "strength": 0.3},
+    "s0.2-n25-r1-d2": {"steps": 25, "jump_n_sample": 1, "draws": 2, "strength": 0.2},
+    "s0.4-n20-r1-d2": {"steps": 20, "jump_n_sample": 1, "draws": 2, "strength": 0.4},
+    "s0.3-n25-r1-d2-ddim": {
+        "steps": 25,
+        "jump_n_sample": 1,
+        "draws": 2,
+        "strength": 0.3,
+        "sampler": "ddim",
+        "eta": 1.0,
+    },
+    "s0.3-n25-r1-d2-c8": {
+        "steps": 25,
+        "jump_n_sample": 1,
+        "draws": 2,
+        "strength": 0.3,
+        "context": 8,
+    },
+}
+
+
+def telea(truth: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    image = (truth * 255 + 0.5).astype(np.uint8)
+    return cv2.inpaint(image, hole.astype(np.uint8), 3, cv2.INPAINT_TELEA).astype(np.float32) / 255
+
+
+def evaluate(config: dict, cases, registry: Registry) -> list[dict]:
+    rows = []
+    for i, case in enumerate(cases):
+        damaged = case.truth.copy()
+        damaged[case.hole] = 0.5
+        options = diffusion.InpaintOptions(seed=i, model=MODEL, device="cpu", **config)
+        started = time.perf_counter()
+        result = diffusion.inpaint(damaged, case.hole, options, registry=registry)
+        seconds = time.perf_counter() - started
+        rows.append(
+            {
+                "psnr": round(psnr(result.images["image"], case.truth, case.hole), 3),
+                "telea": round(psnr(telea(case.truth, case.hole), case.truth, case.hole), 3),
+                "seconds": round(seconds, 2),
+                "calls": result.info["model_calls"],
+                "windows": result.info["windows"],
+            }
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--cases", type=int, default=12)
+    parser.add_argument("--config", action="append", choices=sorted(CONFIGS))
+    args = parser.parse_args(argv)
+    corpus = load_corpus()
+    cases = hole_cases(corpus.validation, args.cases, 64, seed=SEED)
+    registry = Registry()
+    diffusion.generate(diffusion.GenerateOptions(steps=1, seed=0, model=MODEL, device="cpu"))
+    results = json.loads(args.out.read_text()) if args.out.exists() else {}
+    for name in args.config or list(CONFIGS):
+        rows = evaluate(CONFIGS[name], cases, registry)
+        results[name] = {"config": CONFIGS[name], "cases": rows}
+        mean = statistics.mean(r["psnr"] for r in rows)
+        gain = statistics.mean(r["psnr"] - r["telea"] for r in rows)
+        seconds = statistics.median(r["seconds"] for r in rows)
+        print(f"{name}: PSNR {mean:.2f} dB, over Telea {gain:+.2f}, median {seconds:.1f} s")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
