@@ -86,10 +86,12 @@ def plan(
         same = state is not None and (state.size, state.mtime_ns) == (item.size, item.mtime_ns)
         if state is not None and same and state.status == "done" and now is not None:
             result.done_before += 1
-        elif state is not None and same and state.status == "started" and _landed(now, state):
-            ledger.append(_record(item, "done", recovered=True, output_stat=now))
+        elif (
+            state is not None and same and state.status == "started" and _landed(now, state.before)
+        ):
+            ledger.append(_record(item, "done", output_stat=now, info={"recovered": True}))
             result.adopted += 1
-        elif state is not None and same and state.attempts >= attempts:
+        elif state is not None and same and state.status != "done" and state.attempts >= attempts:
             result.failed.append((rel, f"gave up after {state.attempts} attempts: {state.error}"))
         elif state is None and now is not None and not overwrite:
             result.failed.append(
@@ -100,9 +102,10 @@ def plan(
     return result
 
 
-def _landed(now: list[int] | None, state: object) -> bool:
-    """An output that exists and is not the file that was there when the work started."""
-    return now is not None and now != getattr(state, "before", None)
+def _landed(now: list[int] | None, before: list[int] | None) -> bool:
+    """An output that exists and is not the file that was there when the work started:
+    a finished one, since outputs only ever appear whole."""
+    return now is not None and now != before
 
 
 def _record(item: WorkItem, status: str, **extra: object) -> dict[str, object]:
@@ -147,7 +150,7 @@ def run(
                 folders.add(Path(item.target).parent)
                 if outcome.status == "died":
                     now = _stat(Path(item.target))
-                    if now is not None and now != before[item.rel]:
+                    if _landed(now, before[item.rel]):
                         outcome = Outcome("done", output_stat=now, info={"recovered": True})
                     elif _attempts(ledger, item) < attempts:
                         queue.append(item)  # not the file's fault, as far as we know

@@ -318,3 +318,30 @@ def test_ledger_survives_a_line_cut_short(tmp_path: Path) -> None:
         ledger.append({"status": "done", "source": "a.jpg", "size": 1, "mtime_ns": 2})
     with Ledger(tmp_path) as ledger:
         assert ledger.files["a.jpg"].status == "done"
+
+
+def test_an_output_that_landed_before_its_record_is_adopted_not_rewritten(
+    scans: Path, tmp_path: Path
+) -> None:
+    """The driver died after a worker renamed the output into place but before ``done``
+    was recorded: the next plan adopts that output instead of running the file again."""
+    from engine.batch.tasks import TASKS
+
+    source = scans / "scan00.jpg"
+    info = source.stat()
+    (tmp_path / "scan00.jpg").write_bytes(b"a finished output")
+    with Ledger(tmp_path) as ledger:
+        ledger.append(
+            {
+                "status": "started",
+                "source": "scan00.jpg",
+                "size": info.st_size,
+                "mtime_ns": info.st_mtime_ns,
+                "output": "scan00.jpg",
+                "before": None,
+            }
+        )
+        work = driver.plan(scans, tmp_path, TASKS["restore"], ledger, False, 3)
+    assert work.adopted == 1 and "scan00.jpg" not in {item.rel for item in work.todo}
+    assert records(tmp_path)[-1]["status"] == "done"
+    assert (tmp_path / "scan00.jpg").read_bytes() == b"a finished output"
