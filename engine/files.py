@@ -7,9 +7,11 @@ its tail to a full disk is caught here, not reported as saved), get the permissi
 the user's umask asks for, and only then replace the target by a rename. Any OS
 error removes the temporary file and becomes one sentence (``WriteError``, exit 2).
 
-Temporary files are named ``.<name>.<pid>.<random>.heirloom-part``; a process killed
-mid-save (SIGKILL cannot be caught) leaves one behind, and the next write into that
-folder removes those whose process is gone.
+Temporary files are named ``.<name>.<pid>.<host><random>.heirloom-part``; a process
+killed mid-save (SIGKILL cannot be caught) leaves one behind, and the next write into
+that folder removes those whose process is gone. Only this machine's are judged: on a
+folder shared by a cluster (``heirloom batch --engine ray``) a process id from another
+machine says nothing here, and removing a live writer's file would fail its save.
 
 :func:`check_outputs` is the other half: every command calls it with all of its
 inputs and outputs **before any work starts**, so an output that is, after resolving
@@ -20,9 +22,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import secrets
 import shutil
+import socket
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -30,6 +34,7 @@ from typing import BinaryIO
 from engine.errors import HeirloomError, WriteError
 
 PART_SUFFIX = ".heirloom-part"
+HOST_TAG = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 LOW_SPACE = 1 << 20  # bytes free below which an unexplained write error means "disk full"
 
 _REASONS = {
@@ -139,6 +144,8 @@ def clean_stale_parts(folder: Path) -> list[Path]:
         fields = part.name[: -len(PART_SUFFIX)].rsplit(".", 2)
         if len(fields) != 3 or not fields[1].isdigit() or pid_alive(int(fields[1])):
             continue
+        if len(fields[2]) == 16 and fields[2][:8] != HOST_TAG:
+            continue  # another machine's writer: its process id means nothing here
         with contextlib.suppress(OSError):
             part.unlink()
             removed.append(part)
@@ -153,7 +160,7 @@ def _umask() -> int:
 
 def part_path(path: Path) -> Path:
     """A fresh temporary name beside ``path`` that :func:`clean_stale_parts` knows."""
-    token = secrets.token_hex(4)
+    token = HOST_TAG + secrets.token_hex(4)
     return path.with_name(f".{path.name}.{os.getpid()}.{token}{PART_SUFFIX}")
 
 

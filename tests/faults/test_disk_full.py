@@ -22,7 +22,7 @@ from PIL import Image
 
 from engine import files as engine_files
 from engine.errors import WriteError
-from engine.files import PART_SUFFIX, atomic_write, clean_stale_parts
+from engine.files import HOST_TAG, PART_SUFFIX, atomic_write, clean_stale_parts
 from engine.images import load_image, save_image
 from fault_tools import PHOTO, one_line_error, run, tmpfs
 
@@ -201,6 +201,17 @@ def test_stale_part_cleaning_spares_live_processes_and_other_files(tmp_path):
         path.write_bytes(b"x")
     assert clean_stale_parts(tmp_path) == []
     assert mine.exists() and other.exists()
+
+
+def test_stale_part_cleaning_leaves_other_machines_parts_alone(tmp_path):
+    """A folder shared by a cluster: a process id from another machine says nothing here."""
+    dead = 2**22 + 12345  # above Linux's pid_max: no such process here
+    theirs = tmp_path / f".scan.jpg.{dead}.{'0' * 8 if HOST_TAG != '0' * 8 else '1' * 8}beef0001"
+    ours = tmp_path / f".scan.jpg.{dead}.{HOST_TAG}beef0002"
+    for path in (theirs, ours):
+        path.with_name(path.name + PART_SUFFIX).write_bytes(b"x")
+    assert [p.name for p in clean_stale_parts(tmp_path)] == [ours.name + PART_SUFFIX]
+    assert theirs.with_name(theirs.name + PART_SUFFIX).exists()
 
 
 def test_a_failed_verification_keeps_the_earlier_file(tmp_path):
