@@ -395,6 +395,7 @@ class MainWindow(QMainWindow):
             self.setWindowTitle("Heirloom")
             return
         self.canvas.set_document(document)
+        self.canvas.setFocus()  # the keys (M, L, [ ], C) act on the canvas from the start
         self.canvas.show_faces(document.faces)
         document.undo.cleanChanged.connect(self._show_title)
         self._show_title()

@@ -58,6 +58,10 @@ def share_text(mask: np.ndarray) -> str:
 
 class RestoreWorkspace(Workspace):
     title = "Restore"
+    hint = (
+        "Find damage marks scratches in red; paint what it missed with the brush ([ ] "
+        "size, E erases, M hides the mask), then Restore. C compares before | after."
+    )
     paint_layer = Layer.MASK
     shows_faces = True
 

@@ -264,6 +264,10 @@ class SketchWorkspace(Workspace):
         if document is None:
             return
         self._sketched = document.sketch.copy()
+        if live and self._sketched.min() == 255:  # every line undone or erased
+            document.follow_result(None)
+            self.status.setText("Live: the photo appears after the first line.")
+            return
         edges = (self._sketched.astype(np.float32) / 255.0)[..., None]
         settings = self.context.settings
         options = SketchOptions(model=self.model.currentData(), device=settings.device)  # type: ignore[arg-type]
