@@ -138,9 +138,7 @@ def test_the_autosave_field_corrects_a_value_below_its_range(window, qtbot):
     assert field.text() == "0.5 min"
 
 
-def test_a_long_model_name_is_shortened_in_the_middle_with_the_whole_name_as_tooltip(
-    window, qtbot
-):
+def test_a_long_model_name_is_shortened_in_the_middle_with_the_whole_name_as_tooltip(window, qtbot):
     folder = window.context.registry.user / "heirloom-sketch"
     shutil.copytree(ROOT / "resources" / "models" / "heirloom-sketch", folder)
     window.sketch.refresh_models()
