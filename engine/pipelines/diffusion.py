@@ -737,14 +737,12 @@ def deep_holes(region: np.ndarray, size: tuple[int, int]) -> list[tuple[slice, s
 
 
 def classical_fill(pixels: np.ndarray, region: np.ndarray) -> np.ndarray:
-    """OpenCV Telea (radius 3) of ``region`` in float, channel by channel: the start
-    picture of a partial-strength fill."""
+    """OpenCV Telea (radius 3) of ``region`` (HxWx3 in [0, 1]; on 8 bits, as OpenCV
+    fills colour): the start picture of a partial-strength fill."""
+    rgb = np.ascontiguousarray((np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
     holes = np.ascontiguousarray(region.astype(np.uint8))
-    planes = [
-        cv2.inpaint(np.ascontiguousarray(pixels[..., c], np.float32), holes, 3, cv2.INPAINT_TELEA)
-        for c in range(pixels.shape[2])
-    ]
-    return np.clip(np.stack(planes, axis=2), 0.0, 1.0).astype(np.float32)
+    filled = cv2.inpaint(rgb, holes, 3, cv2.INPAINT_TELEA).astype(np.float32) / 255.0
+    return np.where(region[..., None], filled, pixels).astype(np.float32)
 
 
 def _fill_plan(model: EpsModel, options: InpaintOptions) -> tuple[np.ndarray, list[int]]:

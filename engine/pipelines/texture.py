@@ -73,7 +73,7 @@ def borrow_texture(
     photo_smooth = _smooth(photo)
     detail = photo - photo_smooth
     corners, means = _sources(photo_smooth, detail, hole, rng)
-    if len(corners) < CHOICES:
+    if len(corners) <= CHOICES:  # too few calm blocks to choose among (argpartition)
         return filled.copy()
     fill_smooth = _smooth(filled)
     fill_means = _block_means(fill_smooth)

@@ -151,6 +151,28 @@ def test_inpaint_on_a_larger_photo_runs_only_windows_with_holes(registry) -> Non
     assert np.allclose(previews[-1].image[mask], out[mask], atol=1e-5)
 
 
+def test_a_partial_strength_fill_starts_from_telea(registry) -> None:
+    """Below strength 1 the hole starts as OpenCV's Telea fill noised part way up the
+    chain: a whisker of strength keeps Telea's fill (its noise is 3 % of the range, and
+    the model's steps move it as little); more strength lets the model change it."""
+    image = photo(SIZE, SIZE, seed=5)
+    mask = np.zeros((SIZE, SIZE), bool)
+    mask[5:10, 3:13] = True
+    telea = diffusion.classical_fill(image, mask)
+    assert np.array_equal(telea[~mask], image[~mask])
+    assert np.abs(telea[mask] - image[mask]).mean() > 0.1  # it did fill something
+
+    def gap(strength: float) -> float:
+        options = InpaintOptions(
+            steps=100, jump_n_sample=1, seed=1, strength=strength, model="eps-conv"
+        )
+        result = diffusion.inpaint(image, mask, options, registry=registry)
+        assert result.info["model_calls"] == max(1, round(100 * strength))
+        return float(np.abs(result.images["image"][mask] - telea[mask]).mean())
+
+    assert gap(0.02) < 0.03 < min(gap(0.5), gap(1.0))
+
+
 def test_max_batch_splits_a_step_into_calls_without_changing_the_fill(registry) -> None:
     image = photo(40, 60, seed=4)
     mask = np.zeros((40, 60), bool)
