@@ -507,6 +507,7 @@ def _compose(original: np.ndarray, changed_rgb: np.ndarray, region: np.ndarray) 
 # --- inpaint --------------------------------------------------------------------
 
 DEEP = 4  # a hole pixel farther than model side / DEEP from known pixels is "deep"
+COARSE_REFINE = 0.3  # strength of the full-size fill over a coarse plan (from noise only)
 COVER_STRIDE = 4  # px at most between the window positions the cover chooses from
 
 
@@ -745,12 +746,14 @@ def classical_fill(pixels: np.ndarray, region: np.ndarray) -> np.ndarray:
     return np.where(region[..., None], filled, pixels).astype(np.float32)
 
 
-def _fill_plan(model: EpsModel, options: InpaintOptions) -> tuple[np.ndarray, list[int]]:
+def _fill_plan(
+    model: EpsModel, options: InpaintOptions, strength: float
+) -> tuple[np.ndarray, list[int]]:
     """Timesteps and levels of the fill: from level ``strength`` of the chain (1: pure
     noise), ``round(steps * strength)`` strided steps with RePaint's resampling."""
     total = model.schedule.num_train_timesteps
-    start = round(options.strength * (total - 1))
-    count = min(start + 1, max(1, round(options.steps * options.strength)))
+    start = round(strength * (total - 1))
+    count = min(start + 1, max(1, round(options.steps * strength)))
     timesteps = strided_timesteps(start, count)
     return timesteps, repaint_levels(count, options.jump_length, options.jump_n_sample)
 
@@ -828,9 +831,12 @@ def inpaint(
     noise, so ``round(steps * strength)`` steps bring it back (SDEdit inside RePaint).
     The draws are averaged: one draw is a plausible texture, the mean of several
     estimates what was really there (decision 0005). A hole too deep for windows
-    (:func:`deep_holes`) is first planned in one shrunk window (all such holes in one
-    batch), and the plan, not Telea, is where the full-size fill starts there; then
-    fine texture is borrowed from around it (:mod:`engine.pipelines.texture`).
+    (:func:`deep_holes`) gets fine texture borrowed from around it after the fill
+    (:mod:`engine.pipelines.texture`). From noise (strength 1) such a hole is first
+    planned in one shrunk window (all such holes in one batch) and the fill refines
+    the plan at ``COARSE_REFINE``; a partial fill needs no plan: Telea's start already
+    spans the hole from all its edges, and on validation holes it beat the plan
+    (decision 0012).
 
     Returns ``images["image"]``, equal to ``image`` outside the mask bit for bit.
     Progress counts the steps of the whole fill (planning included); previews show the
@@ -858,13 +864,17 @@ def inpaint(
     started = time.monotonic()
     rng, seed = _rng(options)
     colour = arrays.rgb(pixels)
-    timesteps, levels = _fill_plan(model, options)
-    partial = options.strength < 1.0
-    boxes = deep_holes(region, model.size) if partial else []
+    boxes = deep_holes(region, model.size)
+    # from noise, a deep hole is planned first and the fill refines the plan; a partial
+    # fill starts from Telea, which already plans deep holes from all their edges
+    planned = bool(boxes) and options.strength >= 1.0
+    strength = COARSE_REFINE if planned else options.strength
+    timesteps, levels = _fill_plan(model, options, strength)
+    partial = strength < 1.0
     full_levels = repaint_levels(options.steps, options.jump_length, options.jump_n_sample)
-    steps = _model_calls(levels) + (_model_calls(full_levels) if boxes else 0)
+    steps = _model_calls(levels) + (_model_calls(full_levels) if planned else 0)
     ticker = _StepTicker(emit, cancel, steps)
-    ticker.stage = "planning the fill" if boxes else "inpainting"
+    ticker.stage = "planning the fill" if planned else "inpainting"
     calls = [0]
     start = classical_fill(colour, region) if partial else colour
 
@@ -874,7 +884,7 @@ def inpaint(
             shown[box] = np.where(region[box][..., None], plan, shown[box])
         return shown
 
-    if boxes:
+    if planned:
         plans = _coarse_plans(model, colour, region, boxes, options, rng, ticker, calls, show_plans)
         start = show_plans(plans)
         ticker.stage = "inpainting"
@@ -906,7 +916,7 @@ def inpaint(
         ticker,
         started,
         steps=options.steps,
-        windows=len(windows) + len(boxes),
+        windows=len(windows) + (len(boxes) if planned else 0),
         jump_length=options.jump_length,
         jump_n_sample=options.jump_n_sample,
         draws=options.draws,

@@ -383,22 +383,29 @@ def test_a_deep_hole_is_planned_coarsely_then_refined(registry) -> None:
     mask[20:44, 20:44] = True  # a torn corner: its middle is far from any known pixel
     mask[3:6, 3:20] = True  # and a brush stroke elsewhere, which needs no plan
     assert diffusion.deep_holes(mask, (SIZE, SIZE)) == [(slice(4, 48), slice(4, 48))]
-    options = InpaintOptions(
-        steps=6, jump_length=2, jump_n_sample=1, seed=0, strength=0.5, model="eps-conv"
-    )
+    common = {"steps": 6, "jump_length": 2, "jump_n_sample": 1, "seed": 0, "model": "eps-conv"}
     emit, events = collect(interval=0.0)
-    result = diffusion.inpaint(image, mask, options, emit, registry=registry)
+    result = diffusion.inpaint(
+        image, mask, InpaintOptions(**common, strength=1.0), emit, registry=registry
+    )
     out = result.images["image"]
     assert np.array_equal(out[~mask], image[~mask])
     windows = diffusion.cover_windows(mask, (SIZE, SIZE), 3)
     assert result.info["windows"] == len(windows) + 1  # + the planning window
-    # the plan's 6 steps and the fill's 3 are counted as one run of steps
-    assert result.info["model_steps"] == 6 + 3 == result.info["model_calls"]
+    # the plan's 6 steps and the refinement's 2 (30 %) are counted as one run of steps
+    assert result.info["model_steps"] == 6 + 2 == result.info["model_calls"]
     stages = [e.stage for e in events if isinstance(e, Progress)]
-    assert stages == ["planning the fill"] * 6 + ["inpainting"] * 3
+    assert stages == ["planning the fill"] * 6 + ["inpainting"] * 2
+    # starting from Telea needs no plan: Telea spans the hole from all its edges
+    partial = diffusion.inpaint(
+        image, mask, InpaintOptions(**common, strength=0.5), registry=registry
+    )
+    assert partial.info["windows"] == len(windows) and partial.info["model_calls"] == 3
     thin = np.zeros((48, 48), bool)
     thin[20:23, 5:40] = True  # a brush stroke: windows see both of its edges
     assert diffusion.deep_holes(thin, (SIZE, SIZE)) == []
-    plain = diffusion.inpaint(image, thin, options, None, registry=registry)
+    plain = diffusion.inpaint(
+        image, thin, InpaintOptions(**common, strength=1.0), registry=registry
+    )
     assert plain.info["windows"] == len(diffusion.cover_windows(thin, (SIZE, SIZE), 3))
-    assert plain.info["model_calls"] == 3
+    assert plain.info["model_calls"] == 6
