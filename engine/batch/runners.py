@@ -20,10 +20,13 @@ import os
 import signal
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, Protocol
+
+import cv2
 
 from engine.batch.tasks import TASKS, Settings
 from engine.errors import HeirloomError
@@ -31,6 +34,7 @@ from engine.files import os_error_reason
 from engine.models import Registry
 
 IN_FLIGHT = 2  # files queued per worker: the next one is ready when a worker finishes
+BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class TaskWorker:
         if spec.home:
             os.environ["HEIRLOOM_HOME"] = spec.home
         os.environ["HEIRLOOM_THREADS"] = str(spec.threads)  # read when sessions open
+        cv2.setNumThreads(spec.threads)  # the pre-pass and resizes: no more than our share
         self.spec = spec
         self.task = TASKS[spec.task]
         self.registry = Registry()
@@ -142,6 +147,22 @@ def _serve(spec: WorkerSpec, conn: Connection) -> None:
         return
 
 
+@contextlib.contextmanager
+def _blas_threads(threads: int) -> Iterator[None]:
+    """Give a process started inside the same math-library thread count as Ray gives an
+    actor (numpy's BLAS reads it once, at import): N workers of T threads, not N x cores."""
+    saved = {name: os.environ.get(name) for name in BLAS_THREADS}
+    os.environ.update(dict.fromkeys(BLAS_THREADS, str(threads)))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 @dataclass
 class _Slot:
     process: multiprocessing.process.BaseProcess
@@ -161,7 +182,8 @@ class LocalRunner:
     def _start(self) -> _Slot:
         ours, theirs = self._context.Pipe()
         process = self._context.Process(target=_serve, args=(self.spec, theirs), daemon=True)
-        process.start()
+        with _blas_threads(self.spec.threads):
+            process.start()
         theirs.close()
         return _Slot(process, ours)
 
@@ -180,7 +202,8 @@ class LocalRunner:
                 continue
             try:
                 while slot.queue and slot.conn in ready and slot.conn.poll():
-                    results.append((slot.queue.popleft(), slot.conn.recv()))
+                    outcome = slot.conn.recv()  # before taking the item: a dead worker's EOF
+                    results.append((slot.queue.popleft(), outcome))  # must leave it queued
             except (EOFError, OSError):
                 pass
             if slot.queue and slot.process.sentinel in ready:
