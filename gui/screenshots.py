@@ -1,12 +1,13 @@
-"""`make screenshots`: the app's workspaces with real content, rendered to PNG files.
+"""`make screenshots`: each journey's key moments with real content, rendered to PNG.
 
     python -m gui.screenshots out/screenshots
 
-Each shot drives the real window: it opens a bundled sample, presses the panel's
-buttons and waits for the real jobs. A shot whose model pack is not installed is
-skipped with the reason (``make models`` builds the packs); nothing is faked. The
-restore shot falls back to the sample's recorded damage mask when no scratch-detect
-pack exists, and says so in the panel's status line.
+Each shot drives the real window: it opens a bundled sample (or a blank page), paints
+the mask or the lines, presses the panel's buttons and waits for the real jobs; the
+diffusion shots catch a preview mid-run, then what Cancel leaves. A shot whose model
+pack is not installed is skipped with the reason (``make models`` builds the packs);
+nothing is faked. The restore shot falls back to the sample's recorded damage mask
+when no scratch-detect pack exists, and says so in the panel's status line.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 
 from engine.errors import PackError  # noqa: E402
@@ -27,6 +29,7 @@ from gui.app import exit_now, make_application  # noqa: E402
 from gui.document import Layer  # noqa: E402
 from gui.settings import Settings  # noqa: E402
 from gui.window import MainWindow  # noqa: E402
+from gui.workspaces.sketch import blank_document  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
 SIZE = (1440, 900)
@@ -90,8 +93,18 @@ def render(out: Path) -> list[str]:
     window.show()
     skipped: list[str] = []
     _save(window, out, "0-welcome")
+    for journey in (restore_shots, sketch_shots, diffuse_shots, generate_shots):
+        journey(window, out, skipped)
+        document = window.context.document
+        if document is not None:
+            document.undo.setClean()  # demo edits: nothing to keep, nothing to ask
+    shortcuts_shot(window, out)
+    window.close()
+    return skipped
 
-    # Restore: the damage mask over an old portrait, then the result and compare view
+
+def restore_shots(window: MainWindow, out: Path, skipped: list[str]) -> None:
+    """Maria: the damage mask over an old portrait, the result, before | after."""
     window.open_now(SAMPLES / "old_grace_hopper.jpg")
     panel, document = window.restore, window.context.document
     assert document is not None
@@ -106,64 +119,127 @@ def render(out: Path) -> list[str]:
         skipped.append("damage detection: no scratch-detect pack (showed the recorded mask)")
     window.canvas.set_brush(radius=14)
     _save(window, out, "1-restore-mask")
-    if _has(window, "restore"):
-        _run(window, panel.run.click)
-        _save(window, out, "2-restore-result")
-        window.compare_action.setChecked(True)
-        window._compare(True)
-        _save(window, out, "3-compare")
-        window.compare_action.setChecked(False)
-        window._compare(False)
-    else:
+    if not _has(window, "restore"):
         skipped.append("restore result and compare view: no restore pack installed")
+        return
+    _run(window, panel.run.click)
+    _save(window, out, "2-restore-result")
+    window.compare_action.trigger()
+    _save(window, out, "3-restore-compare")
+    window.compare_action.trigger()
 
-    # Sketch: traced edges over the faded photo, and the generated photo when a pack exists
-    window.open_now(SAMPLES / "old_LadyBird.jpg")
+
+def sketch_shots(window: MainWindow, out: Path, skipped: list[str]) -> None:
+    """Ken: a house drawn on a blank page and its photo; then lines traced from a photo."""
+    panel = window.sketch
     window.tabs.setCurrentIndex(1)
-    _run(window, window.sketch.trace.click)
-    _save(window, out, "4-sketch-edges")
-    if _has(window, "sketch2photo"):
-        _run(window, lambda: window.sketch.generate(live=False))
-        _save(window, out, "5-sketch-photo")
+    window.context.replace_document(blank_document(512, 384))
+    document = window.context.document
+    assert document is not None
+    document.edit_plane(Layer.SKETCH, house_lines(512, 384), "Lines")
+    _save(window, out, "4-sketch-blank-lines")
+    has_pack = _has(window, "sketch2photo")
+    if has_pack:
+        _run(window, lambda: panel.generate(live=False))
+        _save(window, out, "5-sketch-blank-photo")
+    window.open_now(SAMPLES / "old_LadyBird.jpg")
+    _run(window, panel.trace.click)
+    _save(window, out, "6-sketch-traced")
+    if has_pack:
+        _run(window, lambda: panel.generate(live=False))
+        _save(window, out, "7-sketch-traced-photo")
     else:
         skipped.append("sketch to photo: no sketch2photo pack installed")
 
-    # Diffuse: a torn corner painted as the mask, then the denoising in progress
+
+def diffuse_shots(window: MainWindow, out: Path, skipped: list[str]) -> None:
+    """Ana: small holes painted as the mask, the fill mid-run, what Cancel leaves, the
+    finished fill; then colour strokes re-imagined."""
     window.open_now(SAMPLES / "old_EveningGlow.jpg")
     window.tabs.setCurrentIndex(2)
-    document = window.context.document
+    panel, document = window.diffuse, window.context.document
     assert document is not None
-    corner = np.zeros_like(document.mask)
-    corner[-160:, -220:] = 255
-    document.edit_plane(Layer.MASK, corner, "Torn corner")
-    _save(window, out, "6-diffuse-mask")
-    if _has(window, "ddpm-eps"):
-        previews: list[int] = []
-        window.bridge.preview.connect(lambda _i, step, _t: previews.append(step))
-        window.bridge.preview.connect(
-            lambda _i, step, total: (
-                step >= total // 2
-                and len(previews)
-                and window.grab().save(str(out / "7-diffuse-preview.png"))
-            )
-        )
-        _run(window, window.diffuse.run.click)
-        _save(window, out, "8-diffuse-result")
-        # Edit strokes: rough light blobs in the sky, re-imagined at strength 0.5
-        panel = window.diffuse
-        panel.mode.setCurrentIndex(panel.mode.findData("edit"))
-        document.set_result(None, "Back to the photo")
-        document.edit_plane(Layer.MASK, np.zeros_like(document.mask), "Clear mask")
-        document.edit_plane(Layer.PAINT, cloud_blobs(document.width, document.height), "Clouds")
-        window.canvas.set_layer_visible(Layer.PAINT, True)
-        _save(window, out, "9-diffuse-strokes")
-        _run(window, panel.run.click)
-        _save(window, out, "10-diffuse-edit")
-    else:
-        skipped.append("diffusion preview: no ddpm-eps pack installed")
-    document.undo.setClean()  # demo edits: nothing to keep, so closing does not ask
-    window.close()
-    return skipped
+    document.edit_plane(Layer.MASK, hole_strokes(document.width, document.height), "Holes")
+    _save(window, out, "8-diffuse-mask")
+    if not _has(window, "ddpm-eps"):
+        skipped.append("diffusion: no ddpm-eps pack installed")
+        return
+    _run_and_cancel(window, panel.run.click, out, "9-diffuse-preview-midrun")
+    _save(window, out, "10-diffuse-after-cancel")
+    _run(window, panel.run.click)
+    _save(window, out, "11-diffuse-result")
+    panel.mode.setCurrentIndex(panel.mode.findData("edit"))
+    document.set_result(None, "Back to the photo")
+    document.edit_plane(Layer.MASK, np.zeros_like(document.mask), "Clear mask")
+    document.edit_plane(Layer.PAINT, cloud_blobs(document.width, document.height), "Clouds")
+    window.canvas.set_layer_visible(Layer.PAINT, True)
+    _save(window, out, "12-diffuse-strokes")
+    _run(window, panel.run.click)
+    _save(window, out, "13-diffuse-edit")
+
+
+def generate_shots(window: MainWindow, out: Path, skipped: list[str]) -> None:
+    """Generate from noise: a new page mid-run, Cancel brings the photo back, a sample."""
+    if not _has(window, "ddpm-eps"):
+        return  # said by diffuse_shots
+    panel = window.diffuse
+    panel.mode.setCurrentIndex(panel.mode.findData("generate"))
+    _run_and_cancel(window, panel.run.click, out, "14-generate-preview-midrun")
+    _save(window, out, "15-generate-after-cancel")
+    _run(window, panel.run.click)
+    _save(window, out, "16-generate-result")
+
+
+def shortcuts_shot(window: MainWindow, out: Path) -> None:
+    """Help › Keyboard Shortcuts over the window."""
+    from gui.shortcuts import ShortcutsDialog
+
+    dialog = ShortcutsDialog(window.actions(), window)
+    dialog.show()
+    _settle()
+    path = out / "17-shortcuts.png"
+    dialog.grab().save(str(path))
+    print(f"  {path}")
+    dialog.close()
+
+
+def _run_and_cancel(window: MainWindow, click: Callable[[], None], out: Path, name: str) -> None:
+    """Press a button, save a shot when a placed preview is a third of the way, then
+    press the status bar's Cancel."""
+    caught: list[bool] = []
+
+    def catch(_image: object, step: int, total: int) -> None:
+        if not caught and step * 3 >= total and window.canvas.preview_shown:
+            caught.append(True)
+            _save(window, out, name)
+            QTimer.singleShot(0, window.cancel_button.click)
+
+    window.bridge.preview.connect(catch)
+    _run(window, click)
+    window.bridge.preview.disconnect(catch)
+
+
+def house_lines(width: int, height: int) -> np.ndarray:
+    """A sketch plane (0 = line on 255 = paper): a house with a door and a window, as an
+    artist draws it on a blank page."""
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    w, h = width, height
+    draw.rectangle((0.25 * w, 0.45 * h, 0.75 * w, 0.9 * h), outline=0, width=2)
+    draw.line((0.2 * w, 0.47 * h, 0.5 * w, 0.15 * h, 0.8 * w, 0.47 * h), fill=0, width=2)
+    draw.rectangle((0.44 * w, 0.65 * h, 0.56 * w, 0.9 * h), outline=0, width=2)
+    draw.rectangle((0.3 * w, 0.55 * h, 0.4 * w, 0.68 * h), outline=0, width=2)
+    draw.line((0.0, 0.9 * h, w, 0.9 * h), fill=0, width=2)
+    return np.asarray(page, np.uint8).copy()
+
+
+def hole_strokes(width: int, height: int) -> np.ndarray:
+    """A mask plane with a few thin brush strokes, as a user paints over small tears."""
+    mask = Image.new("L", (width, height), 0)
+    draw = ImageDraw.Draw(mask)
+    for x0, y0, x1, y1 in ((0.3, 0.3, 0.36, 0.34), (0.62, 0.55, 0.64, 0.66), (0.8, 0.2, 0.86, 0.2)):
+        draw.line((x0 * width, y0 * height, x1 * width, y1 * height), fill=255, width=9)
+    return np.asarray(mask, np.uint8).copy()
 
 
 def cloud_blobs(width: int, height: int) -> np.ndarray:

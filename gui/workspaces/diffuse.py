@@ -85,7 +85,7 @@ class DiffuseWorkspace(Workspace):
     title = "Diffuse"
     hint = (
         "Paint what may change (the mask, shared with Restore), choose Inpaint, Edit or "
-        "Generate, and press Run: the area denoises step by step. Stop && keep keeps the "
+        "Generate, and press Run: the area denoises step by step. Stop & keep keeps the "
         "current step; Esc cancels and leaves the photo as it was."
     )
     paint_layer = Layer.MASK

@@ -91,7 +91,7 @@ def install_sketch_pack(window) -> None:
 # --- 1. Maria restores a scan --------------------------------------------------------
 
 
-def test_journey_restore_a_scan(window, qtbot, tmp_path, monkeypatch):
+def test_journey_restore_a_scan(window, qtbot, tmp_path, monkeypatch, press):
     window.open_now(SAMPLES / "old_grace_hopper.jpg")
     document, panel, canvas = window.context.document, window.restore, window.canvas
     with qtbot.waitSignal(window.bridge.finished, timeout=20000):
@@ -100,16 +100,16 @@ def test_journey_restore_a_scan(window, qtbot, tmp_path, monkeypatch):
 
     canvas.tool = Tool.BRUSH
     radius = canvas.radius
-    qtbot.keyClick(window, Qt.Key.Key_BracketRight)  # `]` grows the brush
+    press(window, Qt.Key.Key_BracketRight)  # `]` grows the brush
     assert canvas.radius > radius and panel.brush.size.value() == int(canvas.radius * 2)
     drag(window, qtbot, [(60, 520), (220, 520)])
     assert document.mask[520, 140] == 255
-    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    press(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert np.array_equal(document.mask, found)  # Ctrl+Z took the stroke back
     drag(window, qtbot, [(60, 520), (220, 520)])
 
     # M hides the mask; the panel's box and the View menu follow it
-    qtbot.keyClick(window, Qt.Key.Key_M)
+    press(window, Qt.Key.Key_M)
     assert not canvas.layer_visible(Layer.MASK)
     assert not panel.show_mask.isChecked() and not window.mask_action.isChecked()
     panel.show_mask.click()
@@ -154,7 +154,7 @@ def test_journey_restore_a_scan(window, qtbot, tmp_path, monkeypatch):
 # --- 2. Ken sketches from a blank page -------------------------------------------------
 
 
-def test_journey_sketch_from_a_blank_page(window, qtbot):
+def test_journey_sketch_from_a_blank_page(window, qtbot, press):
     install_sketch_pack(window)
     panel, canvas = window.sketch, window.canvas
     window.tabs.setCurrentIndex(1)
@@ -182,12 +182,12 @@ def test_journey_sketch_from_a_blank_page(window, qtbot):
     shown = np.array(on_screen(window, 128, 100))
     assert np.abs(shown - result).max() <= 12 < np.abs(veiled - result).max()
     assert on_screen(window, 128, 150) == (0, 0, 0)  # the line is drawn over it...
-    qtbot.keyClick(window, Qt.Key.Key_L)  # ...and L hides the lines
+    press(window, Qt.Key.Key_L)  # ...and L hides the lines
     assert not window.lines_action.isChecked()
     assert (
         np.abs(np.array(on_screen(window, 128, 150)) - document.result_rgb8[150, 128]).max() <= 12
     )
-    qtbot.keyClick(window, Qt.Key.Key_L)
+    press(window, Qt.Key.Key_L)
 
     with qtbot.waitSignal(window.bridge.finished, timeout=30000):
         drag(window, qtbot, [(110, 150), (110, 110), (146, 110), (146, 150)])  # a door
@@ -196,10 +196,10 @@ def test_journey_sketch_from_a_blank_page(window, qtbot):
 
     # the first Ctrl+Z undoes the door, not the photo; the live photo follows the lines
     with qtbot.waitSignal(window.bridge.finished, timeout=30000):
-        qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+        press(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert document.sketch[110, 128] == 255 and document.sketch[150, 60] == 0
     assert document.undo.index() == 1 and not np.array_equal(document.result, with_door)
-    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    press(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: document.result is None)  # no lines: no photo
     assert document.sketch.min() == 255 and not window.bridge.busy
 
@@ -349,7 +349,7 @@ def test_an_inpaint_in_the_app_is_the_engines_own_fill(window, qtbot):
 # --- 5. Generate from noise ----------------------------------------------------------
 
 
-def test_journey_generate_goes_to_a_new_page(window, qtbot):
+def test_journey_generate_goes_to_a_new_page(window, qtbot, press):
     document, panel = open_diffuse(window, "generate")
     photo = document.photo.copy()
     panel.steps.setValue(600)
@@ -359,7 +359,7 @@ def test_journey_generate_goes_to_a_new_page(window, qtbot):
     assert page is not document and (page.width, page.height) == (16, 16)
     assert window.windowTitle().startswith("Untitled (16x16)")
     with qtbot.waitSignal(window.bridge.cancelled, timeout=20000):
-        qtbot.keyClick(window, Qt.Key.Key_Escape)  # cancel: the photo comes back
+        press(window, Qt.Key.Key_Escape)  # cancel: the photo comes back
     assert window.context.document is document and np.array_equal(document.photo, photo)
     assert document.undo.count() == 0 and document.result is None
 

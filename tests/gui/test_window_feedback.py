@@ -23,7 +23,7 @@ def on_screen(window) -> QImage:
     return QGuiApplication.primaryScreen().grabWindow(window.winId()).toImage()
 
 
-def test_changing_the_brush_size_leaves_no_outline_behind(window, qtbot):
+def test_changing_the_brush_size_leaves_no_outline_behind(window, qtbot, press):
     window.open_now(SAMPLES / "clean_EveningGlow.jpg")
     canvas = window.canvas
     canvas.tool = Tool.BRUSH
@@ -33,7 +33,7 @@ def test_changing_the_brush_size_leaves_no_outline_behind(window, qtbot):
     qtbot.wait(50)
     ring = int(60 * canvas.zoom)
     for _ in range(4):
-        qtbot.keyClick(window, Qt.Key.Key_BracketLeft)  # `[` shrinks it
+        press(window, Qt.Key.Key_BracketLeft)  # `[` shrinks it
         qtbot.wait(30)
     assert canvas.radius < 30
     shown = on_screen(window)
@@ -89,7 +89,7 @@ def test_the_mask_outline_is_its_border_only():
     assert not border(whole).any()
 
 
-def test_question_mark_opens_the_shortcuts_sheet(window, qtbot):
+def test_question_mark_opens_the_shortcuts_sheet(window, qtbot, press):
     seen: list[list[tuple[str, str]]] = []
 
     def read_and_close() -> None:
@@ -100,7 +100,7 @@ def test_question_mark_opens_the_shortcuts_sheet(window, qtbot):
         dialog.reject()
 
     QTimer.singleShot(50, read_and_close)
-    qtbot.keyClick(window, "?")
+    press(window, "?")
     qtbot.waitUntil(lambda: bool(seen))
     rows = dict(seen[0])
     assert rows["M"] == "Show Mask" and rows["L"] == "Show Sketch Lines"
