@@ -263,9 +263,10 @@ class SketchWorkspace(Workspace):
         document, run = self.context.document, self.sketch_to_photo
         if document is None:
             return
-        self._sketched = document.sketch.copy()
-        if live and self._sketched.min() == 255:  # every line undone or erased
-            document.follow_result(None)
+        previous, self._sketched = self._sketched, document.sketch.copy()
+        if live and self._sketched.min() == 255:  # no lines (all undone or erased)
+            if previous is not None and previous.min() < 255:
+                document.follow_result(None)  # the photo made from lines goes with them
             self.status.setText("Live: the photo appears after the first line.")
             return
         edges = (self._sketched.astype(np.float32) / 255.0)[..., None]

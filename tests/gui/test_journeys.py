@@ -217,6 +217,21 @@ def test_blank_page_asks_about_unsaved_work_first(window, qtbot):
     assert window.context.document is document
 
 
+def test_live_mode_on_a_page_without_lines_leaves_a_result_alone(window, qtbot):
+    from gui.workspaces.sketch import LIVE_DELAY_MS
+
+    window.open_now(SAMPLES / "old_LadyBird.jpg")
+    document, panel = window.context.document, window.sketch
+    restored = np.ascontiguousarray(document.photo[::-1])
+    document.set_result(restored, "Restore")
+    window.tabs.setCurrentIndex(1)
+    panel.live.setChecked(False)
+    panel.live.setChecked(True)  # a live run now: there are no lines to make a photo from
+    qtbot.wait(LIVE_DELAY_MS * 3)
+    assert document.result is restored and not window.bridge.busy
+    assert panel.status.text() == "Live: the photo appears after the first line."
+
+
 # --- 3. Ken sketches over a traced photo ----------------------------------------------
 
 
