@@ -167,6 +167,8 @@ def _spec(
 
 def cmd_batch(args: argparse.Namespace) -> int:
     options = task_options(args)
+    if args.address and args.engine != "ray":
+        raise HeirloomError("--address names a Ray cluster; add --engine ray")
     source, output = args.source, args.output
     _check_folders(source, output)
     output.mkdir(exist_ok=True)
