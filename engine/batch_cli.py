@@ -49,6 +49,7 @@ OPTIONS: dict[str, tuple[str, dict[str, Any], Any]] = {
 
 
 def add_batch_command(sub: argparse._SubParsersAction) -> None:
+    """``heirloom batch``: the task options are listed once, in :data:`OPTIONS`."""
     parser = sub.add_parser(
         "batch", help="run a task over a whole folder, resumable, locally or on a Ray cluster"
     )
@@ -89,6 +90,7 @@ def task_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _check_folders(source: Path, output: Path) -> None:
+    """Refuse, before any work, folder pairs whose outputs could land on the sources."""
     if not source.is_dir():
         hint = "; for one photo use heirloom restore" if source.is_file() else ""
         raise HeirloomError(f"{source} is not a folder{hint}")
@@ -166,6 +168,7 @@ def _spec(
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
+    """Plan from the ledger, run what is left, print the summary; exit 2 if a file failed."""
     options = task_options(args)
     if args.address and args.engine != "ray":
         raise HeirloomError("--address names a Ray cluster; add --engine ray")

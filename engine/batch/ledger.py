@@ -47,11 +47,9 @@ class FileState:
     status: str  # started | done | failed
     size: int
     mtime_ns: int
-    output: str
     attempts: int  # started records since the file last changed
     error: str = ""
     before: list[int] | None = None  # the output's [size, mtime_ns] when last started
-    output_stat: list[int] | None = None  # the output's [size, mtime_ns] when done
 
 
 def _lock(handle: IO[str]) -> bool:
@@ -150,11 +148,9 @@ class Ledger:
             status=status,
             size=int(record.get("size", -1)),
             mtime_ns=int(record.get("mtime_ns", -1)),
-            output=str(record.get("output", "")),
             attempts=attempts,
             error=str(record.get("error", "")),
             before=record.get("before"),
-            output_stat=record.get("output_stat"),
         )
 
     def check_run(self, run: dict[str, Any]) -> None:

@@ -89,8 +89,8 @@ class BatchProgress:
             return
         now = time.monotonic()
         if self.tty:
-            if now - self._drawn < 0.2:
-                return
+            if now - self._drawn < 0.2 and self.left:
+                return  # the last file always draws: the bar ends on the true counts
             self._drawn = now
             finished = self.total - self.left
             filled = BAR * finished // max(1, self.total)

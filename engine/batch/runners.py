@@ -112,10 +112,6 @@ class TaskWorker:
             output_stat=[stat.st_size, stat.st_mtime_ns],
         )
 
-    def pid(self) -> int:
-        """The worker's process id (tests kill workers by it)."""
-        return os.getpid()
-
 
 class Runner(Protocol):
     """What the driver needs from an engine."""

@@ -18,13 +18,14 @@ import numpy as np
 from engine.images import load_image, save_image
 from engine.models import Registry
 from engine.pipelines.restore import RestoreOptions, detect_scratches, restore_photo
+from engine.runtime import Device
 
 
 @dataclass(frozen=True)
 class Settings:
     """How a worker runs (not what it makes): changing these never invalidates a ledger."""
 
-    device: str = "auto"
+    device: Device = "auto"
     memory_mb: int = 1024
 
 
@@ -52,7 +53,7 @@ def _restore_options(options: Mapping[str, Any], settings: Settings) -> RestoreO
         tile=options.get("tile"),
         restorer=options.get("model"),
         detector=options.get("detector"),
-        device=settings.device,  # type: ignore[arg-type]
+        device=settings.device,
         memory_mb=settings.memory_mb,
     )
 
