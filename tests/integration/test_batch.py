@@ -345,3 +345,21 @@ def test_an_output_that_landed_before_its_record_is_adopted_not_rewritten(
     assert work.adopted == 1 and "scan00.jpg" not in {item.rel for item in work.todo}
     assert records(tmp_path)[-1]["status"] == "done"
     assert (tmp_path / "scan00.jpg").read_bytes() == b"a finished output"
+
+
+def test_batch_outputs_equal_the_single_file_commands(
+    home: Path, scans: Path, tmp_path: Path, local_outputs: dict
+) -> None:
+    """Same pipelines, same options: a batch is the single-file commands, file by file."""
+    masks = tmp_path / "masks"
+    assert batch(scans, masks, "--task", "detect-scratches", "--threshold", "0.6") == 2
+    made = outputs(masks)
+    assert len(made) == GOOD and "1950s/scan05_mask.png" in made
+    for name in ("scan00", "1950s/scan05"):
+        source = next(scans.glob(f"{name}.*"))
+        one = tmp_path / f"{source.stem}.png"
+        assert main(["detect-scratches", str(source), "-o", str(one), "--threshold", "0.6"]) == 0
+        assert one.read_bytes() == made[f"{name}_mask.png"]
+    single = tmp_path / "scan03.png"
+    assert main(["restore", str(scans / "scan03.png"), "-o", str(single), "-q"]) == 0
+    assert single.read_bytes() == local_outputs["scan03.png"]
