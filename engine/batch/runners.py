@@ -18,6 +18,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import socket
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -244,6 +245,8 @@ def connect(address: str | None) -> bool:
     ray = import_ray()
     if ray.is_initialized():
         return False
+    if address and address != "auto":
+        _reachable(address)
     try:
         ray.init(
             address=address,
@@ -255,6 +258,19 @@ def connect(address: str | None) -> bool:
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise HeirloomError(f"cannot reach the Ray cluster at {address}: {first}") from None
     return True
+
+
+def _reachable(address: str) -> None:
+    """A quick TCP look at ``host:port`` first: Ray itself retries a dead address for
+    minutes, printing warnings, before it gives up."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise HeirloomError(f"--address {address}: give auto, host:port or ray://host:port")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        reason = os_error_reason(exc) if exc.errno else "no answer"
+        raise HeirloomError(f"cannot reach the Ray cluster at {address}: {reason}") from None
 
 
 def disconnect(started: bool) -> None:

@@ -300,6 +300,16 @@ def test_bad_input_is_one_line_and_exit_2(home: Path, scans: Path, tmp_path: Pat
             main(["batch", str(scans), "-o", out, option, value])
         err = capsys.readouterr().err
         assert exit_.value.code == 2 and option in err and err.count("\n") == 1
+    pytest.importorskip("ray")
+    unreachable = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "batch", str(scans), "-o", out, "--engine", "ray"]
+        + ["--address", "127.0.0.1:9"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert unreachable.returncode == 2 and unreachable.stderr.count("\n") == 1
+    assert "cannot reach the Ray cluster at 127.0.0.1:9" in unreachable.stderr
     again = tmp_path / "o2"
     assert batch(scans, again, "--no-faces") == 2
     assert batch(scans, again) == 2
