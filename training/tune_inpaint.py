@@ -7,7 +7,8 @@ the DDPM card's protocol, ``train_ddpm.hole_cases``, with its own seed) with eac
 named setting of :class:`engine.pipelines.diffusion.InpaintOptions` through the engine
 on the CPU, and writes per case: PSNR inside the hole, seconds, model calls, windows,
 and OpenCV Telea's PSNR on the same hole. The held-out photos are never used here.
-Nothing is trained.
+Nothing is trained. The chosen defaults (strength 0.3, 15 steps = 4 model steps, no
+resampling, 4 draws, context 8 px) and the scores behind them are in decision 0012.
 """
 
 from __future__ import annotations
@@ -46,6 +47,32 @@ CONFIGS: dict[str, dict] = {
         "strength": 0.3,
         "sampler": "ddim",
         "eta": 1.0,
+    },
+    "s0.3-n15-r1-d4": {"steps": 15, "jump_n_sample": 1, "draws": 4, "strength": 0.3},
+    "s0.3-n10-r1-d4": {"steps": 10, "jump_n_sample": 1, "draws": 4, "strength": 0.3},
+    "s0.4-n15-r1-d4": {"steps": 15, "jump_n_sample": 1, "draws": 4, "strength": 0.4},
+    "s0.3-n15-r1-d6": {"steps": 15, "jump_n_sample": 1, "draws": 6, "strength": 0.3},
+    "s0.3-n15-r1-d4-c8": {
+        "steps": 15,
+        "jump_n_sample": 1,
+        "draws": 4,
+        "strength": 0.3,
+        "context": 8,
+    },
+    "s0.3-n25-r1-d3": {"steps": 25, "jump_n_sample": 1, "draws": 3, "strength": 0.3},
+    "s0.3-n25-r1-d4-c8": {
+        "steps": 25,
+        "jump_n_sample": 1,
+        "draws": 4,
+        "strength": 0.3,
+        "context": 8,
+    },
+    "s0.3-n25-r2-d4": {
+        "steps": 25,
+        "jump_length": 3,
+        "jump_n_sample": 2,
+        "draws": 4,
+        "strength": 0.3,
     },
     "s0.3-n25-r1-d2-c8": {
         "steps": 25,

@@ -118,7 +118,10 @@ def test_inpaint_keeps_known_pixels_exactly_and_fills_the_hole(registry) -> None
     assert np.array_equal(out[~hole], image[~hole])
     # the exact model's data is the target image, so that is what the hole must become
     assert np.abs(out[hole] - target_image()[hole]).max() < 1e-3
-    assert result.info["model_calls"] == 45 and result.info["windows"] == 1
+    # the defaults: one window, one call per step of round(steps * strength)
+    defaults = InpaintOptions()
+    steps = round(defaults.steps * defaults.strength)
+    assert result.info["model_calls"] == steps and result.info["windows"] == 1
 
 
 def test_inpaint_on_a_larger_photo_runs_only_windows_with_holes(registry) -> None:
@@ -127,12 +130,14 @@ def test_inpaint_on_a_larger_photo_runs_only_windows_with_holes(registry) -> Non
     mask[5:9, 60:80] = True  # one stroke near the top right
     mask[50:53, 3:6] = True  # one speck near the bottom left
     emit, events = collect(interval=0.0)
-    options = InpaintOptions(steps=6, jump_length=2, jump_n_sample=2, seed=0, model="eps-conv")
+    options = InpaintOptions(
+        steps=6, jump_length=2, jump_n_sample=2, strength=1.0, seed=0, model="eps-conv"
+    )
     result = diffusion.inpaint(image, mask, options, emit, registry=registry)
     out = result.images["image"]
     assert np.array_equal(out[~mask], image[~mask])
     assert np.abs(out[mask] - image[mask]).mean() > 0.02
-    windows = diffusion.cover_windows(mask, (SIZE, SIZE), 3)
+    windows = diffusion.cover_windows(mask, (SIZE, SIZE), SIZE // 8)
     assert result.info["windows"] == len(windows) == 3  # two for the stroke, one for the speck
     # all windows and all draws of a step ride in one model call
     levels = repaint_levels(6, 2, 2)
@@ -179,7 +184,8 @@ def test_max_batch_splits_a_step_into_calls_without_changing_the_fill(registry) 
     mask[4:8, 2:58] = True
     mask[30:34, 10:50] = True
     common = {"steps": 5, "jump_n_sample": 1, "seed": 2, "draws": 3, "model": "eps-conv"}
-    windows = len(diffusion.cover_windows(mask, (SIZE, SIZE), 3))
+    common["strength"] = 1.0
+    windows = len(diffusion.cover_windows(mask, (SIZE, SIZE), SIZE // 8))
     assert windows > 2
     one = diffusion.inpaint(image, mask, InpaintOptions(**common), registry=registry)
     split = diffusion.inpaint(image, mask, InpaintOptions(**common, max_batch=4), registry=registry)
@@ -200,7 +206,7 @@ def test_averaged_draws_vary_less_between_seeds_and_share_model_calls(registry) 
         outs, calls = [], 0
         for seed in range(6):
             options = InpaintOptions(
-                steps=8, jump_n_sample=1, seed=seed, draws=draws, model="eps-conv"
+                steps=8, jump_n_sample=1, strength=1.0, seed=seed, draws=draws, model="eps-conv"
             )
             result = diffusion.inpaint(image, mask, options, registry=registry)
             outs.append(result.images["image"][mask])
@@ -390,7 +396,7 @@ def test_a_deep_hole_is_planned_coarsely_then_refined(registry) -> None:
     )
     out = result.images["image"]
     assert np.array_equal(out[~mask], image[~mask])
-    windows = diffusion.cover_windows(mask, (SIZE, SIZE), 3)
+    windows = diffusion.cover_windows(mask, (SIZE, SIZE), SIZE // 8)
     assert result.info["windows"] == len(windows) + 1  # + the planning window
     # the plan's 6 steps and the refinement's 2 (30 %) are counted as one run of steps
     assert result.info["model_steps"] == 6 + 2 == result.info["model_calls"]
@@ -407,5 +413,5 @@ def test_a_deep_hole_is_planned_coarsely_then_refined(registry) -> None:
     plain = diffusion.inpaint(
         image, thin, InpaintOptions(**common, strength=1.0), registry=registry
     )
-    assert plain.info["windows"] == len(diffusion.cover_windows(thin, (SIZE, SIZE), 3))
+    assert plain.info["windows"] == len(diffusion.cover_windows(thin, (SIZE, SIZE), SIZE // 8))
     assert plain.info["model_calls"] == 6
