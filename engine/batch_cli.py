@@ -145,13 +145,25 @@ def _ray_runner(args: argparse.Namespace, options: dict[str, Any]) -> tuple[Runn
         memory = per_worker_memory(args.memory, found.get("memory", 0) / MB, workers)
         if args.device == "cuda" and gpus == 0:
             raise HeirloomError("--device cuda: the Ray cluster has no GPUs; use --device auto")
-        gpu_each = 0.0 if args.device == "cpu" or gpus == 0 else min(1.0, gpus / workers)
+        gpu_each = _gpu_share(args.device, gpus, workers)
         spec = _spec(args, options, max(1, cpus // workers), memory)
         runner = RayRunner(spec, workers, gpu_each, memory * MB, started)
     except BaseException:
         disconnect(started)
         raise
     return runner, {"workers": workers, "memory_mb": memory, "gpus_per_worker": gpu_each}
+
+
+def _gpu_share(device: str, gpus: float, workers: int) -> float:
+    """GPUs each Ray worker asks for. ``cuda``: a share of the cluster's GPUs, so every
+    worker lands on a GPU node. ``auto``: a whole GPU each when there are enough, else
+    none, since fractional shares would crowd all workers onto the GPU nodes and leave
+    the CPU-only nodes idle."""
+    if device == "cpu" or gpus == 0:
+        return 0.0
+    if device == "cuda":
+        return min(1.0, gpus / workers)
+    return 1.0 if gpus >= workers else 0.0
 
 
 def _spec(

@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ from engine.files import os_error_reason
 from engine.models import Registry
 
 IN_FLIGHT = 2  # files queued per worker: the next one is ready when a worker finishes
+START_TIMEOUT_S = 120.0  # for Ray to place and start a worker (an autoscaler may add a node)
 BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -84,6 +86,10 @@ class TaskWorker:
         self.task = TASKS[spec.task]
         self.registry = Registry()
 
+    def ready(self) -> str:
+        """Where this worker runs; answering at all means it was placed and has started."""
+        return socket.gethostname()
+
     def process(self, item: WorkItem) -> Outcome:
         """Run the task on one file; a bad file is a ``failed`` outcome, not an exception."""
         start = time.perf_counter()
@@ -117,7 +123,9 @@ class TaskWorker:
 class Runner(Protocol):
     """What the driver needs from an engine."""
 
-    slots: int  # files that may be in flight at once
+    @property
+    def slots(self) -> int:
+        """Files that may be in flight at once."""
 
     def submit(self, item: WorkItem) -> None: ...
 
@@ -285,52 +293,115 @@ def cluster_resources() -> dict[str, float]:
 
 
 class RayRunner:
-    """A pool of Ray actors, each a :class:`TaskWorker`; a dead actor is replaced."""
+    """A pool of Ray actors, each a :class:`TaskWorker`; a dead actor is replaced.
+
+    Files go only to actors that have started: one Ray cannot place (the cluster lacks
+    the CPUs, GPUs or memory asked for) would otherwise hold its files for ever.
+    """
 
     def __init__(
         self, spec: WorkerSpec, workers: int, gpus: float, memory_bytes: int, started: bool
     ) -> None:
         self._ray = import_ray()
         self.spec = spec
-        self.slots = workers * IN_FLIGHT
         self._started = started
         resources: dict[str, Any] = {"num_cpus": spec.threads, "num_gpus": gpus}
         if memory_bytes:
             resources["memory"] = memory_bytes  # Ray places workers where this much is free
         self._actor = self._ray.remote(TaskWorker).options(max_restarts=0, **resources)
-        self.actors = [self._actor.remote(spec) for _ in range(workers)]
-        self._flight: dict[Any, tuple[int, Any, WorkItem]] = {}  # ref -> (slot, actor, item)
+        self._asked = f"{spec.threads} CPU, {gpus:g} GPU, {memory_bytes >> 20} MB each"
+        self.actors: list[Any] = []  # started, taking files
+        self._starting: dict[Any, Any] = {}  # ready() ref -> actor
+        self._flight: dict[Any, tuple[Any, WorkItem]] = {}  # ref -> (actor, item)
+        self._waiting_since = time.monotonic()
+        for _ in range(workers):
+            self._spawn()
+        try:
+            self._start(workers)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def slots(self) -> int:
+        return len(self.actors) * IN_FLIGHT
+
+    def _spawn(self) -> None:
+        actor = self._actor.remote(self.spec)
+        self._starting[actor.ready.remote()] = actor
+
+    def _start(self, workers: int) -> None:
+        """Wait for the first workers; give up on those Ray cannot place in time."""
+        ray = self._ray
+        ready, pending = ray.wait(
+            list(self._starting), num_returns=workers, timeout=START_TIMEOUT_S
+        )
+        self._take(ready)
+        if not self.actors:
+            raise HeirloomError(
+                f"no Ray worker started within {START_TIMEOUT_S:.0f} s; the cluster lacks "
+                f"what each one asks for ({self._asked}): use fewer --workers or less --memory"
+            )
+        for ref in pending:
+            ray.kill(self._starting.pop(ref))
+        if pending:
+            print(
+                f"heirloom: warning: {len(pending)} of {workers} Ray workers could not be "
+                f"placed ({self._asked}); running with {len(self.actors)}",
+                file=sys.stderr,
+            )
+
+    def _take(self, refs: list[Any]) -> None:
+        for ref in refs:
+            actor = self._starting.pop(ref)
+            try:
+                self._ray.get(ref)
+            except self._ray.exceptions.RayError:
+                continue  # died while starting: its replacement is not worth a loop
+            self.actors.append(actor)
 
     def submit(self, item: WorkItem) -> None:
-        load = [0] * len(self.actors)
-        for slot, _, _ in self._flight.values():
-            load[slot] += 1
-        slot = load.index(min(load))
-        actor = self.actors[slot]
-        self._flight[actor.process.remote(item)] = (slot, actor, item)
+        load = {id(actor): 0 for actor in self.actors}
+        for actor, _ in self._flight.values():
+            if id(actor) in load:
+                load[id(actor)] += 1
+        actor = min(self.actors, key=lambda a: load[id(a)])
+        self._flight[actor.process.remote(item)] = (actor, item)
 
     def wait(self, timeout: float) -> list[tuple[WorkItem, Outcome]]:
-        if not self._flight:
-            return []
         ray = self._ray
+        if self._starting:  # replacements that have started join the pool
+            started, _ = ray.wait(list(self._starting), num_returns=len(self._starting), timeout=0)
+            self._take(started)
+        if not self._flight:
+            if self.actors:
+                self._waiting_since = time.monotonic()
+            elif time.monotonic() - self._waiting_since > START_TIMEOUT_S:
+                raise HeirloomError(
+                    f"every Ray worker died and none could be restarted within "
+                    f"{START_TIMEOUT_S:.0f} s ({self._asked})"
+                )
+            time.sleep(min(timeout, 0.1))
+            return []
         ready, _ = ray.wait(list(self._flight), num_returns=1, timeout=timeout)
         if ready:  # take everything else that is finished too
             ready, _ = ray.wait(list(self._flight), num_returns=len(self._flight), timeout=0)
         results: list[tuple[WorkItem, Outcome]] = []
         for ref in ready:
-            slot, actor, item = self._flight.pop(ref)
+            actor, item = self._flight.pop(ref)
             try:
                 results.append((item, ray.get(ref)))
             except ray.exceptions.RayError as exc:
                 reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
                 results.append((item, Outcome("died", f"its Ray worker died ({reason})")))
-                if self.actors[slot] is actor:
-                    self.actors[slot] = self._actor.remote(self.spec)
+                if actor in self.actors:
+                    self.actors.remove(actor)
+                    self._spawn()
         return results
 
     def close(self) -> None:
         """Stop the actors (and the local Ray this runner started, if it did)."""
-        for actor in self.actors:
+        for actor in self.actors + list(self._starting.values()):
             self._ray.kill(actor)
         if self._flight:  # wait for the kills to land, so nothing is written after we return
             self._ray.wait(list(self._flight), num_returns=len(self._flight), timeout=30)

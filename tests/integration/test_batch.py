@@ -373,3 +373,16 @@ def test_batch_outputs_equal_the_single_file_commands(
     single = tmp_path / "scan03.png"
     assert main(["restore", str(scans / "scan03.png"), "-o", str(single), "-q"]) == 0
     assert single.read_bytes() == local_outputs["scan03.png"]
+
+
+def test_ray_workers_the_cluster_cannot_place_are_given_up_with_a_warning(
+    ray_local, home: Path, scans: Path, tmp_path: Path, local_outputs: dict, monkeypatch, capsys
+) -> None:
+    """3 workers of 1 CPU on a 2-CPU Ray: the third would hold its files for ever."""
+    from engine.batch import runners
+
+    monkeypatch.setattr(runners, "START_TIMEOUT_S", 3.0)
+    out = tmp_path / "ray"
+    assert batch(scans, out, "--engine", "ray", "--workers", "3") == 2
+    assert "1 of 3 Ray workers could not be placed" in capsys.readouterr().err
+    assert outputs(out) == local_outputs
