@@ -184,7 +184,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     options = task_options(args)
     if args.address and args.engine != "ray":
         raise HeirloomError("--address names a Ray cluster; add --engine ray")
-    source, output = args.source, args.output
+    source, output = args.source.absolute(), args.output.absolute()  # as every node sees them
     _check_folders(source, output)
     output.mkdir(exist_ok=True)
     task = TASKS[args.task]

@@ -17,12 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from engine.batch.ledger import Ledger
+from engine.batch.ledger import LEDGER_NAME, Ledger
 from engine.batch.progress import BatchProgress
 from engine.batch.runners import Outcome, Runner, WorkItem
 from engine.batch.tasks import Task
 from engine.files import clean_stale_parts, same_file
 from engine.images import FORMATS
+
+LISTED = 50  # failures the summary names; the ledger has every one
 
 
 @dataclass
@@ -196,6 +198,11 @@ def summary(plan: Plan, progress: BatchProgress, failures: list[tuple[str, str]]
     ]
     lines = [f"{name:<14}{count:>8}" for name, count in rows]
     lines.append(f"{'time':<14}{elapsed:>7.1f}s ({progress.rate():.2f} files/s this run)")
-    for rel, reason in plan.failed + failures:
+    failed = plan.failed + failures
+    for rel, reason in failed[:LISTED]:
         lines.append(f"  failed {rel}: {reason}")
+    if len(failed) > LISTED:
+        lines.append(
+            f"  ... and {len(failed) - LISTED} more, each with its reason in {LEDGER_NAME}"
+        )
     return "\n".join(lines)
