@@ -15,6 +15,7 @@ when the Ray runner is built, so the engine works without it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import signal
@@ -36,6 +37,7 @@ from engine.files import os_error_reason
 from engine.models import Registry
 
 IN_FLIGHT = 2  # files queued per worker: the next one is ready when a worker finishes
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 START_TIMEOUT_S = 120.0  # for Ray to place and start a worker (an autoscaler may add a node)
 BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -141,8 +143,18 @@ def _terminated(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # unwind, so a half-written temporary file is removed
 
 
+def _die_with_parent() -> None:
+    """Linux: end this worker when the driver dies, even by SIGKILL. An orphan would
+    finish its photo and could rename it into place while a rerun writes it too."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def _serve(spec: WorkerSpec, conn: Connection) -> None:
     """A worker process: build the worker once, then answer one item at a time."""
+    _die_with_parent()
     signal.signal(signal.SIGTERM, _terminated)
     worker = TaskWorker(spec)
     try:

@@ -386,3 +386,32 @@ def test_ray_workers_the_cluster_cannot_place_are_given_up_with_a_warning(
     assert batch(scans, out, "--engine", "ray", "--workers", "3") == 2
     assert "1 of 3 Ray workers could not be placed" in capsys.readouterr().err
     assert outputs(out) == local_outputs
+
+
+def test_a_driver_killed_outright_loses_nothing(packs: Path, scans: Path, tmp_path: Path) -> None:
+    """SIGKILL cannot be caught: the ledger and the workers' deaths must be enough."""
+    many = tmp_path / "many"
+    many.mkdir()
+    for index in range(24):
+        source = sorted(scans.rglob("scan*"))[index % GOOD]
+        (many / f"{index:02d}_{source.name}").write_bytes(source.read_bytes())
+    out = tmp_path / "out"
+    env = {**os.environ, "HEIRLOOM_HOME": str(packs)}
+    command = [sys.executable, "-m", "engine.cli", "batch", str(many), "-o", str(out), "-q"]
+    process = subprocess.Popen(command + ["--workers", "2"], env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        ledger = out / LEDGER_NAME
+        if ledger.exists() and '"status":"done"' in ledger.read_text():
+            process.kill()
+            break
+        time.sleep(0.01)
+    process.wait(timeout=30)
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    done = [r for r in records(out) if r["status"] == "done"]
+    assert sorted(r["source"] for r in done) == sorted(p.name for p in many.iterdir())
+    for record in done:
+        stat = (out / record["output"]).stat()
+        assert record["output_stat"] == [stat.st_size, stat.st_mtime_ns], record["output"]
+    assert not list(out.rglob("*.heirloom-part"))
