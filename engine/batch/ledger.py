@@ -124,10 +124,10 @@ class Ledger:
         for line in data.splitlines():
             try:
                 record = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                continue  # a line cut short by a crash: its file is simply not finished
-            if isinstance(record, dict):
-                self._fold(record)
+                if isinstance(record, dict):
+                    self._fold(record)
+            except (ValueError, TypeError, RecursionError):
+                continue  # a line cut short by a crash (or mangled): that file runs again
 
     def _fold(self, record: dict[str, Any]) -> None:
         status = record.get("status")

@@ -322,6 +322,7 @@ def test_ledger_survives_a_line_cut_short(tmp_path: Path) -> None:
     with Ledger(tmp_path) as ledger:
         ledger.append({"status": "started", "source": "a.jpg", "size": 1, "mtime_ns": 2})
     with open(tmp_path / LEDGER_NAME, "a") as handle:
+        handle.write('{"status":"done","source":"b.jpg","size":"x"}\n')  # mangled by hand
         handle.write('{"status":"done","source":"a.jp')  # the driver died mid-line
     with Ledger(tmp_path) as ledger:
         assert ledger.files["a.jpg"].status == "started" and ledger.files["a.jpg"].attempts == 1
