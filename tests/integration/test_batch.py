@@ -300,6 +300,10 @@ def test_bad_input_is_one_line_and_exit_2(home: Path, scans: Path, tmp_path: Pat
             main(["batch", str(scans), "-o", out, option, value])
         err = capsys.readouterr().err
         assert exit_.value.code == 2 and option in err and err.count("\n") == 1
+    with pytest.MonkeyPatch.context() as without_ray:
+        without_ray.setitem(sys.modules, "ray", None)  # as if the cluster extra were missing
+        assert main(["batch", str(scans), "-o", out, "--engine", "ray"]) == 2
+    assert "pip install 'heirloom[cluster]'" in capsys.readouterr().err
     pytest.importorskip("ray")
     unreachable = subprocess.run(
         [sys.executable, "-m", "engine.cli", "batch", str(scans), "-o", out, "--engine", "ray"]
