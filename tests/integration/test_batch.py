@@ -1,6 +1,6 @@
 """`heirloom batch` on a folder of small real photos plus broken files, on both engines.
 
-The Ray tests share one local Ray (``num_cpus=2``) for the whole session: starting it
+The Ray tests share one local Ray (``num_cpus=2``) for the whole module: starting it
 costs seconds, each run on it only milliseconds. The driver runs in this process
 (``engine.cli.main``), so a test can kill a worker or stop the driver at a chosen
 file through ``driver.run``'s ``on_outcome``; the Ctrl+C test uses a real process.
@@ -62,9 +62,9 @@ def scans(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_local():
-    """One local Ray with 2 CPUs for every test that needs it."""
+    """One local Ray with 2 CPUs for every test here; shut down before the next module."""
     ray = pytest.importorskip("ray")
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     yield ray
