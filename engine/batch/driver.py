@@ -168,7 +168,8 @@ def run(
                 else:
                     ledger.append(_record(item, "failed", error=outcome.error) | fields)
                     failures.append((item.rel, outcome.error))
-                progress.file(item.rel, outcome.status == "done", outcome.error)
+                device = str(outcome.info.get("device", ""))
+                progress.file(item.rel, outcome.status == "done", outcome.error, device)
                 if on_outcome is not None:
                     on_outcome(item, outcome)
             progress.tick()
@@ -198,6 +199,9 @@ def summary(plan: Plan, progress: BatchProgress, failures: list[tuple[str, str]]
     ]
     lines = [f"{name:<14}{count:>8}" for name, count in rows]
     lines.append(f"{'time':<14}{elapsed:>7.1f}s ({progress.rate():.2f} files/s this run)")
+    if progress.devices:
+        ran = ", ".join(f"{device} x{count}" for device, count in progress.devices.items())
+        lines.append(f"{'ran on':<14}{ran}")
     failed = plan.failed + failures
     for rel, reason in failed[:LISTED]:
         lines.append(f"  failed {rel}: {reason}")

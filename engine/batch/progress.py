@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 from typing import TextIO
 
 BAR = 24
@@ -48,6 +49,7 @@ class BatchProgress:
         self._drawn = 0.0
         self._line_at = self.start
         self._tenth = -1
+        self.devices: Counter[str] = Counter()  # the device that really ran each file
 
     def begin(self) -> None:
         """Start the clock for throughput and ETA once the workers are up (a Ray start
@@ -72,10 +74,12 @@ class BatchProgress:
             f"{self.left} left, {rate:.2f} files/s, ETA {eta}"
         )
 
-    def file(self, rel: str, ok: bool, error: str = "") -> None:
+    def file(self, rel: str, ok: bool, error: str = "", device: str = "") -> None:
         """Count one finished file; a failure is shown at once, with its reason."""
         if ok:
             self.done += 1
+            if device:
+                self.devices[device] += 1
         else:
             self.failed += 1
             self._clear()
