@@ -199,6 +199,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     }
     with Ledger(output) as ledger:
         ledger.check_run(run_record)
+        ledger.options_id = run_record["options_id"]
         work = driver.plan(source, output, task, ledger, args.overwrite, args.attempts)
         if work.total == 0:
             raise HeirloomError(f"no photos (.png, .jpg, .tif, .webp, .bmp) in {source}")

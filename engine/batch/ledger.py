@@ -84,6 +84,7 @@ class Ledger:
         self._lock_file: IO[str] | None = None
         self._out: IO[str] | None = None
         self._torn = False  # the file ends in a line a crash cut short
+        self.options_id = ""  # stamped on every file record: which settings made it
 
     # --- opening ----------------------------------------------------------------
 
@@ -179,6 +180,8 @@ class Ledger:
         if self._out is None:
             raise RuntimeError("the ledger is not open")
         record = {**record, "time": round(time.time(), 3)}
+        if self.options_id and record.get("status") != "run":
+            record["options"] = self.options_id
         line = json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n"
         if self._torn:
             line = "\n" + line  # end a line a crash cut short, so this record stands alone

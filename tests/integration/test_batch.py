@@ -148,6 +148,7 @@ def test_ray_outputs_equal_the_local_engine_bit_for_bit(
     assert_written_once(out)
     run = next(r for r in records(out) if r["status"] == "run")
     assert run["engine"] == "ray" and run["workers"] == 2
+    assert all(r["options"] == run["options_id"] for r in records(out) if r["status"] != "run")
 
 
 def test_a_killed_ray_worker_loses_nothing_and_writes_each_file_once(
