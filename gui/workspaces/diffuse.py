@@ -197,7 +197,8 @@ class DiffuseWorkspace(Workspace):
     def _mode_changed(self) -> None:
         """Edit mode paints colour by default, inpaint paints the mask."""
         mode = self.mode.currentData()
-        self.counter.setText("")  # the last run's count belongs to the last mode
+        self.counter.setText("")  # the last run's count and words belong to the last mode
+        self.status.setText("")
         if mode in ("edit", "inpaint"):
             wanted = Layer.PAINT if mode == "edit" else Layer.MASK
             self.target.setCurrentIndex(self.target.findData(wanted))

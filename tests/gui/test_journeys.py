@@ -341,6 +341,8 @@ def test_journey_inpaint_holes_with_cancel_and_stop(window, qtbot):
     assert panel.status.text().startswith("Stopped at step")
     window.undo_action.trigger()
     assert document.result is None
+    panel.mode.setCurrentIndex(panel.mode.findData("edit"))  # the stop was another mode's
+    assert panel.status.text() == "" and panel.counter.text() == ""
 
 
 def test_an_inpaint_in_the_app_is_the_engines_own_fill(window, qtbot):
