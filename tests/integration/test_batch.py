@@ -421,3 +421,26 @@ def test_a_driver_killed_outright_loses_nothing(packs: Path, scans: Path, tmp_pa
         stat = (out / record["output"]).stat()
         assert record["output_stat"] == [stat.st_size, stat.st_mtime_ns], record["output"]
     assert not list(out.rglob("*.heirloom-part"))
+
+
+def test_a_changed_source_is_redone_and_a_foreign_output_needs_overwrite(
+    home: Path, scans: Path, tmp_path: Path, capsys
+) -> None:
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for name in ("scan00.jpg", "scan04.jpg"):
+        (folder / name).write_bytes((scans / name).read_bytes())
+    out = tmp_path / "out"
+    assert batch(folder, out) == 0
+    capsys.readouterr()
+    (folder / "scan00.jpg").write_bytes((scans / "scan06.jpg").read_bytes())  # rescanned
+    (folder / "scan07.jpg").write_bytes((scans / "scan07.jpg").read_bytes())
+    (out / "scan07.jpg").write_bytes(b"someone else's file")
+    assert batch(folder, out) == 2
+    report = capsys.readouterr().out
+    assert table(report)["this run"] == 1 and table(report)["earlier runs"] == 1
+    assert "scan07.jpg already exists and this batch did not write it; use --overwrite" in report
+    assert (out / "scan07.jpg").read_bytes() == b"someone else's file"
+    assert batch(folder, out, "--overwrite") == 0
+    assert table(capsys.readouterr().out)["this run"] == 1
+    assert (out / "scan07.jpg").read_bytes() != b"someone else's file"
