@@ -97,10 +97,8 @@ def assert_written_once(out: Path) -> None:
     """One ``done`` per good file, none for a broken one, and each output is still the
     very file that record describes (a later rewrite would change its size or mtime)."""
     done = [r for r in records(out) if r["status"] == "done"]
-    assert sorted(r["source"] for r in done) == sorted(
-        r["source"] for r in {r["source"]: r for r in done}.values()
-    )
-    assert len(done) == GOOD and not {r["source"] for r in done} & BROKEN
+    sources = [r["source"] for r in done]
+    assert len(sources) == len(set(sources)) == GOOD and not set(sources) & BROKEN
     for record in done:
         stat = (out / record["output"]).stat()
         assert record["output_stat"] == [stat.st_size, stat.st_mtime_ns], record["output"]
@@ -111,11 +109,9 @@ def assert_written_once(out: Path) -> None:
 def local_outputs(packs: Path, scans: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The local engine's outputs: the reference the Ray engine must equal bit for bit."""
     out = tmp_path_factory.mktemp("batch") / "local"
-    os.environ["HEIRLOOM_HOME"] = str(packs)
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HEIRLOOM_HOME", str(packs))
         assert batch(scans, out, "--engine", "local") == 2  # the broken files failed
-    finally:
-        del os.environ["HEIRLOOM_HOME"]
     assert_written_once(out)
     return outputs(out)
 
