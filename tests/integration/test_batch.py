@@ -245,6 +245,8 @@ def test_ctrl_c_of_the_command_keeps_what_is_finished(
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert "Traceback" not in err and "run the same command again to continue" in err
+    assert "/40 done, 0 failed, " in err and " files/s, ETA " in err  # plain lines when piped
+    assert "\r" not in err
     finished = {p.name: p.stat().st_ino for p in out.glob("*_scan*")}
     assert not list(out.rglob("*.heirloom-part"))
     rerun = subprocess.run(command + ["-q"], env=env, capture_output=True, text=True, timeout=120)
