@@ -143,6 +143,12 @@ def test_journey_restore_a_scan(window, qtbot, tmp_path, monkeypatch, press):
     answer_modal(lambda dialog: dialog.choose_and_save())
     window.export_action.trigger()
     assert Path(asked[1]).parent == out  # then where the last export went
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", lambda _p, _t, suggestion, *_a: (suggestion, "")
+    )
+    press(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)  # save the project
+    saved = out / "old_grace_hopper.heirloom"
+    assert saved.exists() and window.statusBar().currentMessage() == f"Saved {saved.name}"
 
     # another photo: the old photo's messages go with it
     assert panel.status.text()
