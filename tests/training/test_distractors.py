@@ -56,3 +56,19 @@ def test_the_operating_point_prefers_precision():
     assert false_alarms([prob > threshold], [_case(truth)]) < false_alarms(
         [prob > 0.2], [_case(truth)]
     )
+
+
+def test_the_operating_point_does_not_buy_precision_with_nothing_found():
+    """A weak detector reaches high precision only by marking almost nothing: then the
+    best F0.5 is used, not a threshold that finds a few pixels."""
+    rng = np.random.default_rng(1)
+    truth = rng.random((96, 96)) < 0.05
+    prob = np.where(truth, rng.uniform(0.3, 0.95, truth.shape), rng.uniform(0.0, 0.3, truth.shape))
+    decoys = (~truth) & (rng.random(truth.shape) < 0.08)
+    prob[decoys] = rng.uniform(0.3, 0.95, int(decoys.sum()))
+    prob[truth & (rng.random(truth.shape) < 0.05)] = 0.999  # the few sure ones
+    threshold, curve = operating_point([prob], [_case(truth)])
+    chosen = next(c for c in curve if c["threshold"] == threshold)
+    assert chosen["f05"] == max(c["f05"] for c in curve)
+    assert any(c["precision"] >= MIN_PRECISION for c in curve)  # reachable, but useless
+    assert chosen["recall"] > 0.2
