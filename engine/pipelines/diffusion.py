@@ -85,13 +85,13 @@ class InpaintOptions(SamplerOptions):
     The defaults were chosen on validation holes (decision 0012): 4 model steps, each
     one call for every window and draw of the photo."""
 
-    steps: int = 15
+    steps: int = 16
     sampler: Sampler = "ddpm"
     jump_length: int = 5
     jump_n_sample: int = 1
     context: int | None = None  # px around each core; None = an eighth of the model size
     draws: int = 4  # fills sampled per window and averaged; see :func:`inpaint`
-    strength: float = 0.3  # 1: from pure noise; below: from a Telea fill noised this far
+    strength: float = 0.25  # 1: from pure noise; below: from a Telea fill noised this far
     max_batch: int = 64  # images per model call (windows x draws of a step); bounds memory
 
 
