@@ -303,6 +303,12 @@ def test_bad_input_is_one_line_and_exit_2(home: Path, scans: Path, tmp_path: Pat
         without_ray.setitem(sys.modules, "ray", None)  # as if the cluster extra were missing
         assert main(["batch", str(scans), "-o", out, "--engine", "ray"]) == 2
     assert "pip install 'heirloom[cluster]'" in capsys.readouterr().err
+    again = tmp_path / "o2"
+    assert batch(scans, again, "--no-faces") == 2
+    assert batch(scans, again) == 2
+    assert "holds a batch made with another options (faces false, now faces true)" in (
+        capsys.readouterr().err
+    )
     pytest.importorskip("ray")
     unreachable = subprocess.run(
         [sys.executable, "-m", "engine.cli", "batch", str(scans), "-o", out, "--engine", "ray"]
@@ -313,12 +319,6 @@ def test_bad_input_is_one_line_and_exit_2(home: Path, scans: Path, tmp_path: Pat
     )
     assert unreachable.returncode == 2 and unreachable.stderr.count("\n") == 1
     assert "cannot reach the Ray cluster at 127.0.0.1:9" in unreachable.stderr
-    again = tmp_path / "o2"
-    assert batch(scans, again, "--no-faces") == 2
-    assert batch(scans, again) == 2
-    assert "holds a batch made with another options (faces false, now faces true)" in (
-        capsys.readouterr().err
-    )
 
 
 def test_ledger_survives_a_line_cut_short(tmp_path: Path) -> None:
