@@ -53,7 +53,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     import numpy
     import PIL
 
-    print(f"Heirloom {_version()} on Python {platform.python_version()} ({platform.system()})")
+    from engine.buildinfo import build_info
+
+    print(f"{build_info().line()} on Python {platform.python_version()} ({platform.system()})")
     print(f"onnxruntime {report.ort_version}, numpy {numpy.__version__}, Pillow {PIL.__version__}")
     print(f"providers listed:  {', '.join(report.available)}")
     working = ["CPUExecutionProvider"] + (["CUDAExecutionProvider"] if report.cuda_usable else [])
@@ -67,15 +69,6 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"models run on:     {report.summary('auto')}")
     print(f"threads:           {runtime.default_threads()}")
     return 0
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("heirloom")
-    except PackageNotFoundError:
-        return "(source)"
 
 
 # --- models ---------------------------------------------------------------------
@@ -147,9 +140,31 @@ def cmd_models_import(args: argparse.Namespace) -> int:
 # --- entry point ----------------------------------------------------------------
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: version, commit, build date and variant (asks git only when used)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        from engine.buildinfo import build_info
+
+        parser.exit(0, build_info().line() + "\n")
+
+
+class _SelfTestAction(argparse.Action):
+    """``--self-test``: every bundled pack and pipeline, and the GUI offscreen; exit 0 or 1."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        from engine.selftest import run_self_test
+
+        parser.exit(run_self_test())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="heirloom", description="Restore old photos, offline.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--version", action=_VersionAction, nargs=0, help="what this build is")
+    parser.add_argument(
+        "--self-test", action=_SelfTestAction, nargs=0, help="check packs, pipelines and the GUI"
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for module, function in COMMANDS:
         add: Callable[[argparse._SubParsersAction], None] = getattr(
@@ -157,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
         )
         add(sub)
     return parser
+
+
+def command_names() -> set[str]:
+    """The subcommands, so the packaged app's one executable can tell CLI from GUI use."""
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return set(sub.choices)
 
 
 def _terminate(signum: int, frame: object) -> None:

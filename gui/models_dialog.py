@@ -23,15 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.buildinfo import build_info
 from engine.errors import HeirloomError
+from engine.licences import notices_text
 from engine.models import CARD_FILE, ModelPack, Registry, read_pack
-
-try:
-    from importlib.metadata import version
-
-    VERSION = version("heirloom")
-except Exception:  # noqa: BLE001 - a source checkout without metadata
-    VERSION = "dev"
 
 
 def card_text(pack: ModelPack) -> str:
@@ -150,8 +145,10 @@ class AboutDialog(QDialog):
         self.setWindowTitle("About Heirloom")
         self.resize(860, 560)
         layout = QVBoxLayout(self)
+        info = build_info()
         intro = QLabel(
-            f"<h2>Heirloom {VERSION}</h2>"
+            f"<h2>Heirloom {info.version}</h2>"
+            f"<p>{info.variant} build, commit {info.commit}, built {info.date}</p>"
             "<p>Restore old photos, turn sketches into photos, watch diffusion denoise — "
             "offline. Models run as ONNX graphs; each one's card says where it came from, "
             "what it was trained on and under which licence.</p>"
@@ -159,6 +156,10 @@ class AboutDialog(QDialog):
         intro.setWordWrap(True)
         layout.addWidget(intro)
         layout.addWidget(PackList(registry), 1)
+        notices = QTextBrowser()  # every bundled package and pack with its licence
+        notices.setObjectName("notices")
+        notices.setMarkdown(notices_text())
+        layout.addWidget(notices, 1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)

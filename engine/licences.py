@@ -1,0 +1,179 @@
+"""Third-party notices: every bundled distribution and model pack with its licence.
+
+Written from the installed distributions' own metadata (``importlib.metadata``), never
+by hand, so the list follows the lock file: the packaged app carries a ``licenses/``
+folder made by :func:`write_notices` at package time (``NOTICES.md`` plus each
+package's licence files as the package ships them), and the About box shows the same
+summary. Model packs' licences come from their manifests.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
+from importlib.metadata import Distribution, PackageNotFoundError, distribution
+from pathlib import Path
+
+from engine.models import Registry
+
+NOTICES_FILE = "NOTICES.md"
+LICENCE_FILE = re.compile(r"(licen[cs]e|copying|notice|authors)", re.IGNORECASE)
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+PYTHON_LICENCE = "PSF-2.0"
+ROOT_DISTRIBUTION = "heirloom"
+
+
+@dataclass(frozen=True)
+class Notice:
+    name: str
+    version: str
+    licence: str
+    url: str = ""
+    files: tuple[Path, ...] = field(default=(), repr=False)  # licence texts, as installed
+
+
+def _requirement_names(dist: Distribution) -> list[str]:
+    """Names a distribution needs at run time; requirements of extras are left out."""
+    names = []
+    for requirement in dist.requires or []:
+        spec, _, marker = requirement.partition(";")
+        if "extra" in marker:
+            continue
+        match = NAME.match(spec.strip())
+        if match:
+            names.append(match.group(0))
+    return names
+
+
+def runtime_closure(root: str = ROOT_DISTRIBUTION) -> list[Distribution]:
+    """``root``'s installed run-time dependencies, transitively (``root`` excluded).
+
+    A requirement that is not installed (another platform's wheel, a marker that does
+    not apply here) is not bundled either, so it is skipped.
+    """
+    seen: dict[str, Distribution] = {}
+    todo = _requirement_names(distribution(root))
+    while todo:
+        name = todo.pop()
+        key = re.sub(r"[-_.]+", "-", name).lower()
+        if key in seen:
+            continue
+        try:
+            dist = distribution(name)
+        except PackageNotFoundError:
+            continue
+        seen[key] = dist
+        todo.extend(_requirement_names(dist))
+    return sorted(seen.values(), key=lambda d: d.metadata["Name"].lower())
+
+
+def licence_of(dist: Distribution) -> str:
+    """The SPDX expression, else a short License field, else the licence classifiers."""
+    meta = dist.metadata
+    expression = meta.get("License-Expression")
+    if expression:
+        return expression.strip()
+    text = (meta.get("License") or "").strip()
+    if text and "\n" not in text and len(text) <= 80:
+        return text
+    classifiers = [
+        c.split("::")[-1].strip()
+        for c in meta.get_all("Classifier") or []
+        if c.startswith("License ::")
+    ]
+    return ", ".join(classifiers) or "see the licence files"
+
+
+def _url_of(dist: Distribution) -> str:
+    meta = dist.metadata
+    if meta.get("Home-page"):
+        return meta["Home-page"].strip()
+    for entry in meta.get_all("Project-URL") or []:
+        _, _, url = entry.partition(",")
+        if url.strip():
+            return url.strip()
+    return ""
+
+
+def notice_of(dist: Distribution) -> Notice:
+    """A distribution's notice with the licence files it installed."""
+    files = [
+        Path(str(dist.locate_file(f)))
+        for f in dist.files or []
+        if LICENCE_FILE.search(f.name) and not f.name.endswith((".py", ".pyc"))
+    ]
+    return Notice(
+        name=dist.metadata["Name"],
+        version=dist.version,
+        licence=licence_of(dist),
+        url=_url_of(dist),
+        files=tuple(sorted(p for p in files if p.is_file())),
+    )
+
+
+def third_party() -> list[Notice]:
+    """Python itself and every distribution the app needs at run time."""
+    python = Notice("Python", platform.python_version(), PYTHON_LICENCE, "https://www.python.org")
+    return [python, *(notice_of(d) for d in runtime_closure())]
+
+
+def pack_notices(registry: Registry | None = None) -> list[Notice]:
+    """The bundled model packs with the licence their manifest declares."""
+    packs = (registry or Registry()).packs()
+    return [
+        Notice(p.name, p.manifest.version, p.manifest.licence)
+        for p in packs
+        if p.origin == "bundled"
+    ]
+
+
+def notices_markdown(packages: list[Notice], packs: list[Notice]) -> str:
+    """The summary table of ``NOTICES.md`` and the About box."""
+    lines = ["# Third-party notices", "", "## Packages", ""]
+    lines += ["| package | version | licence | home |", "| --- | --- | --- | --- |"]
+    lines += [f"| {n.name} | {n.version} | {n.licence} | {n.url} |" for n in packages]
+    lines += ["", "## Model packs", "", "| pack | version | licence |", "| --- | --- | --- |"]
+    lines += [f"| {n.name} | {n.version} | {n.licence} |" for n in packs]
+    return "\n".join(lines) + "\n"
+
+
+def write_notices(folder: Path, registry: Registry | None = None) -> list[Notice]:
+    """Fill ``folder`` with ``NOTICES.md`` and, per package, its licence files."""
+    packages, packs = third_party(), pack_notices(registry)
+    folder.mkdir(parents=True, exist_ok=True)
+    for notice in packages:
+        if not notice.files:
+            continue
+        target = folder / f"{notice.name}-{notice.version}"
+        target.mkdir(exist_ok=True)
+        for source in notice.files:
+            shutil.copyfile(source, target / _unique_name(source, target))
+    (folder / NOTICES_FILE).write_text(notices_markdown(packages, packs), encoding="utf-8")
+    return packages + packs
+
+
+def _unique_name(source: Path, target: Path) -> str:
+    """``LICENSE`` twice in one package (vendored code) must not overwrite itself."""
+    name, number = source.name, 2
+    while (target / name).exists():
+        name, number = f"{source.stem}-{number}{source.suffix}", number + 1
+    return name
+
+
+def bundled_notices() -> Path | None:
+    """``licenses/NOTICES.md`` next to a packaged app's executable, if there is one."""
+    if not getattr(sys, "frozen", False):
+        return None
+    path = Path(sys.executable).resolve().parent / "licenses" / NOTICES_FILE
+    return path if path.is_file() else None
+
+
+def notices_text() -> str:
+    """For the About box: the packaged notices, else generated from this install."""
+    path = bundled_notices()
+    if path is not None:
+        return path.read_text(encoding="utf-8")
+    return notices_markdown(third_party(), pack_notices())
