@@ -146,7 +146,8 @@ class _VersionAction(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
         from engine.buildinfo import build_info
 
-        parser.exit(0, build_info().line() + "\n")
+        print(build_info().line())
+        parser.exit(0)
 
 
 class _SelfTestAction(argparse.Action):
