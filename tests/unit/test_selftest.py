@@ -60,4 +60,4 @@ def test_a_damaged_pack_and_a_failing_window_fail_the_test(tmp_path):
     assert "FAILED pack heirloom-restore" in report
     assert "FAILED detect scratches" in report  # no detector is bundled here
     assert "FAILED gui                    RuntimeError: no display" in report
-    assert report.splitlines()[-1].startswith("self-test FAILED: pack heirloom-restore, ")
+    assert report.splitlines()[-1].startswith("self-test FAILED: gui, pack heirloom-restore, ")
