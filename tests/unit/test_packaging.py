@@ -1,0 +1,72 @@
+"""The packaging helpers: the CPU variant's requirements, the installer, the image check."""
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+PACKAGING = Path(__file__).resolve().parents[2] / "packaging"
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(name, PACKAGING / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_cpu_variant_swaps_onnxruntime_gpu_for_onnxruntime():
+    requirements = load("requirements").requirements
+    with open(PACKAGING.parent / "pyproject.toml", "rb") as handle:
+        declared = tomllib.load(handle)["project"]["dependencies"]
+    assert requirements(cpu=False) == declared
+    cpu = requirements(cpu=True)
+    assert not [r for r in cpu if r.startswith("onnxruntime-gpu")]
+    assert cpu[-1] == "onnxruntime>=1.18"
+    assert [r for r in cpu if not r.startswith("onnxruntime")] == [
+        r for r in declared if not r.startswith("onnxruntime")
+    ]
+
+
+@pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX shell")
+def test_install_puts_the_app_in_the_menu_and_uninstall_removes_it(tmp_path):
+    app = tmp_path / "download" / "Heirloom"
+    app.mkdir(parents=True)
+    for name in ("install.sh", "heirloom.desktop"):
+        shutil.copy(PACKAGING / name, app / name)
+    shutil.copy(PACKAGING.parent / "resources" / "icons" / "heirloom.png", app / "heirloom.png")
+    (app / "Heirloom").write_text("#!/bin/sh\necho frozen app\n")
+    (app / "Heirloom").chmod(0o755)
+    home = tmp_path / "home"
+    env = {**os.environ, "HOME": str(home)}
+    env.pop("XDG_DATA_HOME", None)
+    subprocess.run(["sh", str(app / "install.sh")], env=env, check=True, capture_output=True)
+    installed = home / ".local" / "opt" / "Heirloom"
+    entry = (home / ".local/share/applications/heirloom.desktop").read_text()
+    assert f'Exec="{installed}/Heirloom" %f' in entry.splitlines()
+    assert (home / ".local/share/icons/hicolor/256x256/apps/heirloom.png").is_file()
+    cli = subprocess.run([str(home / ".local/bin/heirloom")], capture_output=True, text=True)
+    assert cli.stdout == "frozen app\n"
+    uninstall = [str(installed / "install.sh"), "--uninstall"]
+    subprocess.run(["sh", *uninstall], env=env, check=True, capture_output=True)
+    assert not installed.exists()
+    assert not (home / ".local/bin/heirloom").exists()
+    assert not (home / ".local/share/applications/heirloom.desktop").exists()
+
+
+@pytest.mark.parametrize(("change", "code"), [(1, 0), (2, 1)])
+def test_images_agree_within_one_level(tmp_path, change, code):
+    pixels = np.full((4, 5, 3), 100, np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "a.png")
+    pixels[2, 3, 1] += change
+    Image.fromarray(pixels).save(tmp_path / "b.png")
+    script = [sys.executable, str(PACKAGING / "same_image.py")]
+    done = subprocess.run([*script, str(tmp_path / "a.png"), str(tmp_path / "b.png")])
+    assert done.returncode == code
