@@ -13,6 +13,7 @@ import platform
 import re
 import shutil
 import sys
+import sysconfig
 from dataclasses import dataclass, field
 from importlib.metadata import Distribution, PackageNotFoundError, distribution
 from pathlib import Path
@@ -116,7 +117,14 @@ def notice_of(dist: Distribution) -> Notice:
 
 def third_party() -> list[Notice]:
     """Python itself and every distribution the app needs at run time."""
-    python = Notice("Python", platform.python_version(), PYTHON_LICENCE, "https://www.python.org")
+    text = Path(sysconfig.get_paths()["stdlib"]) / "LICENSE.txt"
+    python = Notice(
+        "Python",
+        platform.python_version(),
+        PYTHON_LICENCE,
+        "https://www.python.org",
+        (text,) if text.is_file() else (),
+    )
     return [python, *(notice_of(d) for d in runtime_closure())]
 
 
@@ -133,11 +141,19 @@ def pack_notices(registry: Registry | None = None) -> list[Notice]:
 def notices_markdown(packages: list[Notice], packs: list[Notice]) -> str:
     """The summary table of ``NOTICES.md`` and the About box."""
     lines = ["# Third-party notices", "", "## Packages", ""]
-    lines += ["| package | version | licence | home |", "| --- | --- | --- | --- |"]
-    lines += [f"| {n.name} | {n.version} | {n.licence} | {n.url} |" for n in packages]
+    lines += ["| package | version | licence | home | licence texts |"]
+    lines += ["| --- | --- | --- | --- | --- |"]
+    lines += [f"| {n.name} | {n.version} | {n.licence} | {n.url} | {_texts(n)} |" for n in packages]
     lines += ["", "## Model packs", "", "| pack | version | licence |", "| --- | --- | --- |"]
     lines += [f"| {n.name} | {n.version} | {n.licence} |" for n in packs]
     return "\n".join(lines) + "\n"
+
+
+def _texts(notice: Notice) -> str:
+    """Where the licence texts are, or that the wheel shipped none (to be added by hand)."""
+    if not notice.files:
+        return "none shipped with the package"
+    return f"{notice.name}-{notice.version}/ ({len(notice.files)} file(s))"
 
 
 def write_notices(folder: Path, registry: Registry | None = None) -> list[Notice]:

@@ -69,6 +69,11 @@ def test_the_licenses_folder_has_the_table_and_the_licence_texts(tmp_path, conv_
     assert "| tiny | 1.0 | CC-BY-4.0 |" in table
     for notice in written:
         assert f"| {notice.name} | {notice.version} | {notice.licence} |" in table
+        if notice.files:
+            texts = folder / f"{notice.name}-{notice.version}"
+            assert f"| {texts.name}/ ({len(notice.files)} file(s)) |" in table
+    python = next(n for n in written if n.name == "Python")
+    assert python.files, "Python's own LICENSE.txt is copied"
     numpy = next(n for n in third_party() if n.name == "numpy")
     copied = folder / f"numpy-{numpy.version}"
     assert numpy.files and len(list(copied.iterdir())) == len(numpy.files)
