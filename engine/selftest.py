@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,8 +185,9 @@ def run_check(name: str, check: Check) -> Outcome:
     try:
         detail, ok = check(), True
     except Exception as exc:  # noqa: BLE001 - a self-test reports every failure and goes on
-        lines = str(exc).strip().splitlines() or traceback.format_exc().strip().splitlines()
-        detail, ok = f"{type(exc).__name__}: {lines[0][:200]}", False
+        lines = str(exc).strip().splitlines()
+        reason = f"{type(exc).__name__}: {lines[0][:200]}" if lines else type(exc).__name__
+        detail, ok = reason, False
     return Outcome(name, ok, detail, time.monotonic() - started)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine.models import BUNDLED_DIR, Registry
-from engine.selftest import SelfTestError, check_image, run_self_test
+from engine.selftest import SelfTestError, check_image, run_check, run_self_test
 
 
 def test_a_sane_output_passes():
@@ -61,3 +61,11 @@ def test_a_damaged_pack_and_a_failing_window_fail_the_test(tmp_path):
     assert "FAILED detect scratches" in report  # no detector is bundled here
     assert "FAILED gui                    RuntimeError: no display" in report
     assert report.splitlines()[-1].startswith("self-test FAILED: gui, pack heirloom-restore, ")
+
+
+def test_a_check_that_fails_without_a_message_is_named_by_its_error():
+    def silent_failure() -> str:
+        raise ValueError
+
+    outcome = run_check("quiet", silent_failure)
+    assert not outcome.ok and outcome.detail == "ValueError"
