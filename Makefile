@@ -46,7 +46,7 @@ models: $(VENV)/.dev
 
 # `make package` builds the GPU variant (onnxruntime-gpu) from .venv; `make package CPU=1`
 # the CPU variant (plain onnxruntime) from its own .venv-cpu, since both wheels install
-# the same `onnxruntime` module. Output: dist/Heirloom/ and dist/Heirloom-VERSION-VARIANT.tar.gz.
+# the same `onnxruntime` module. Output: dist/Heirloom/ and dist/Heirloom-VERSION-VARIANT-linux-ARCH.tar.gz.
 ifeq ($(CPU),1)
 PKG_VENV := .venv-cpu
 VARIANT  := cpu
