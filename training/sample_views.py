@@ -33,8 +33,8 @@ GRACE_CROPS = {
     "ribbons": (310, 470, 470, 550),
 }
 SOLVAY_CROPS = {
-    "front row": (300, 420, 560, 620),
-    "back row": (600, 120, 860, 320),
+    "faces": (300, 200, 620, 340),
+    "stone wall": (560, 110, 880, 250),
 }
 
 
