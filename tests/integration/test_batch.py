@@ -222,6 +222,10 @@ def test_a_stopped_ray_driver_resumes_and_never_rewrites(
     assert_written_once(out)
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_of_the_command_keeps_what_is_finished(
     packs: Path, scans: Path, tmp_path: Path, local_outputs: dict
 ) -> None:
@@ -234,7 +238,11 @@ def test_ctrl_c_of_the_command_keeps_what_is_finished(
     env = {**os.environ, "HEIRLOOM_HOME": str(packs)}
     command = [sys.executable, "-m", "engine.cli", "batch", str(many), "-o", str(out)]
     command += ["--workers", "2"]
-    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    # a shell that starts the tests in the background hands them SIGINT ignored, and
+    # Python keeps it ignored in the child: give the command the default, as a terminal does
+    process = subprocess.Popen(
+        command, env=env, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         ledger = out / LEDGER_NAME
