@@ -60,6 +60,11 @@ MODES = (
     ("edit", "Edit: re-imagine strokes"),
     ("generate", "Generate from noise"),
 )
+STRENGTH_TIPS = {
+    "inpaint": "Inpaint: how far up the noise chain the holes start (100 % = from pure "
+    "noise, below = from a smooth fill noised this far)",
+    "edit": "Edit: how far from your strokes the result may move",
+}
 
 
 def region_bitmap(region: np.ndarray) -> QBitmap:
@@ -102,9 +107,17 @@ class DiffuseWorkspace(Workspace):
         self.steps.setRange(STEPS.low, STEPS.high)
         self.steps.setValue(context.settings.diffusion_steps)
         form.addRow("Steps", self.steps)
-        self.strength = slider(5, 100, 50)
-        self.strength.setToolTip("Edit: how far from your strokes the result may move")
+        self.strength = slider(5, 100, round(InpaintOptions.strength * 100))
         form.addRow("Strength", self.strength)
+        # each mode keeps its own steps and strength, starting from the engine's defaults
+        # (chosen on validation holes for inpaint): one shared field ran inpaint at 50
+        # steps, three times the work of the command line for the same fill
+        self._steps = {
+            "inpaint": InpaintOptions.steps,
+            "edit": context.settings.diffusion_steps,
+            "generate": context.settings.diffusion_steps,
+        }
+        self._strength = {"inpaint": InpaintOptions.strength, "edit": EditOptions.strength}
         self.draws = QSpinBox()
         # inpaint also needs draws <= max_batch: the draws of a window share one model call
         self.draws.setRange(DRAWS.low, min(DRAWS.high, InpaintOptions.max_batch))
@@ -173,6 +186,9 @@ class DiffuseWorkspace(Workspace):
         self.vary.clicked.connect(self.vary_seed)
         self.stop.clicked.connect(self.stop_and_keep)
         self.mode.currentIndexChanged.connect(self._mode_changed)
+        self.steps.valueChanged.connect(self._remember_steps)
+        self.strength.valueChanged.connect(self._remember_strength)
+        self._show_mode_settings(self.mode.currentData())
         self.target.currentIndexChanged.connect(
             lambda _i: self._paint_on(self.target.currentData())
         )
@@ -199,10 +215,31 @@ class DiffuseWorkspace(Workspace):
         mode = self.mode.currentData()
         self.counter.setText("")  # the last run's count and words belong to the last mode
         self.status.setText("")
+        self._show_mode_settings(mode)
         if mode in ("edit", "inpaint"):
             wanted = Layer.PAINT if mode == "edit" else Layer.MASK
             self.target.setCurrentIndex(self.target.findData(wanted))
         self.on_document()
+
+    def _show_mode_settings(self, mode: str) -> None:
+        """Steps and strength as this mode last had them (on_document disables the
+        fields a mode does not read, so nobody tunes what has no effect)."""
+        self.steps.blockSignals(True)
+        self.steps.setValue(self._steps[mode])
+        self.steps.blockSignals(False)
+        if mode in self._strength:
+            self.strength.blockSignals(True)
+            self.strength.setValue(round(self._strength[mode] * 100))
+            self.strength.blockSignals(False)
+        self.strength.setToolTip(STRENGTH_TIPS.get(mode, "Not used when generating"))
+
+    def _remember_steps(self, value: int) -> None:
+        self._steps[self.mode.currentData()] = value
+
+    def _remember_strength(self, value: int) -> None:
+        mode = self.mode.currentData()
+        if mode in self._strength:
+            self._strength[mode] = value / 100
 
     def _paint_on(self, layer: Layer) -> None:
         self.paint_layer = layer
@@ -240,7 +277,7 @@ class DiffuseWorkspace(Workspace):
         mode = self.mode.currentData()
         has_pack = any(p.manifest.task == "ddpm-eps" for p in self.context.registry.packs())
         self.run.setEnabled(has_pack and (self.context.document is not None or mode == "generate"))
-        self.strength.setEnabled(mode == "edit")
+        self.strength.setEnabled(mode in self._strength)
         self.draws.setEnabled(mode == "inpaint")
         self.clear_paint.setEnabled(self.context.document is not None)
         if not has_pack:
@@ -271,7 +308,8 @@ class DiffuseWorkspace(Workspace):
         mode = self.mode.currentData()
         document = self.context.document
         settings = self.context.settings
-        settings.diffusion_steps = self.steps.value()
+        if mode != "inpaint":  # inpaint's steps start from the engine's default each time
+            settings.diffusion_steps = self.steps.value()
         strength = self.strength.value() / 100  # read here: the job runs off the GUI thread
         draws = self.draws.value()
         common = {"steps": self.steps.value(), "seed": self.seed.value(), "device": settings.device}
@@ -295,7 +333,7 @@ class DiffuseWorkspace(Workspace):
             if mode == "generate":
                 return generate(GenerateOptions(**common), emit, cancel, registry)
             if mode == "inpaint":
-                options = InpaintOptions(**common, draws=draws)
+                options = InpaintOptions(**common, draws=draws, strength=strength)
                 return inpaint(image, mask, options, emit, cancel, registry)
             region = mask if mask is not None and mask.any() else None
             options = EditOptions(**common, strength=strength)

@@ -87,3 +87,22 @@ def test_inpaint_averages_as_many_fills_as_the_panel_says(window, qtbot):
     assert panel.status.text().endswith("mean of 2 fills.")
     changed = np.abs(document.result - document.photo).max(axis=2) > 1e-6
     assert changed[50, 80] and not changed[100:, :].any()
+
+
+def test_each_mode_keeps_its_own_steps_and_strength(window):
+    """Inpaint starts from the engine's defaults (the command line's work, not 3x it);
+    edit keeps what the user set when they come back to it; generate has no strength."""
+    from engine.pipelines.diffusion import EditOptions, InpaintOptions
+
+    _, panel = open_in_diffuse(window, "edit")
+    assert panel.strength.value() == round(EditOptions.strength * 100)
+    panel.steps.setValue(30)
+    panel.strength.setValue(70)
+    panel.mode.setCurrentIndex(panel.mode.findData("inpaint"))
+    assert panel.steps.value() == InpaintOptions.steps
+    assert panel.strength.value() == round(InpaintOptions.strength * 100)
+    assert panel.draws.isEnabled() and panel.strength.isEnabled()
+    panel.mode.setCurrentIndex(panel.mode.findData("generate"))
+    assert not panel.strength.isEnabled() and not panel.draws.isEnabled()
+    panel.mode.setCurrentIndex(panel.mode.findData("edit"))
+    assert (panel.steps.value(), panel.strength.value()) == (30, 70)

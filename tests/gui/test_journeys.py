@@ -376,13 +376,21 @@ def test_journey_generate_goes_to_a_new_page(window, qtbot, press):
     document, panel = open_diffuse(window, "generate")
     photo = document.photo.copy()
     panel.steps.setValue(600)
-    qtbot.mouseClick(panel.run, LEFT)
-    qtbot.waitUntil(lambda: panel.last_preview is not None, timeout=20000)
-    page = window.context.document
-    assert page is not document and (page.width, page.height) == (16, 16)
-    assert window.windowTitle().startswith("Untitled (16x16)")
+    seen: list[tuple] = []
+
+    def at_first_preview(*_args: object) -> None:  # the tiny model runs 600 steps in ~1 s
+        if not seen:
+            page = window.context.document
+            seen.append((page, page.width, page.height, window.windowTitle()))
+            press(window, Qt.Key.Key_Escape)  # cancel: the photo comes back
+
+    window.bridge.preview.connect(at_first_preview)
     with qtbot.waitSignal(window.bridge.cancelled, timeout=20000):
-        press(window, Qt.Key.Key_Escape)  # cancel: the photo comes back
+        qtbot.mouseClick(panel.run, LEFT)
+    window.bridge.preview.disconnect(at_first_preview)
+    page, width, height, title = seen[0]
+    assert page is not document and (width, height) == (16, 16)
+    assert title.startswith("Untitled (16x16)")
     assert window.context.document is document and np.array_equal(document.photo, photo)
     assert document.undo.count() == 0 and document.result is None
 
