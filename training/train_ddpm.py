@@ -35,6 +35,7 @@ import torch
 from skimage.metrics import structural_similarity
 from torch.nn import functional as F  # noqa: N812
 
+from bench import holes
 from bench.metrics import psnr
 from engine.models import Registry, seal_pack, write_pack
 from engine.pipelines import diffusion
@@ -102,23 +103,10 @@ class HoleCase:
 
 
 def brush_mask(height: int, width: int, rng: np.random.Generator, size: int) -> np.ndarray:
-    """Random brush strokes 8-24 px wide (scaled to the model size) over 5-15% of the area."""
+    """Random brush strokes 8-24 px wide (scaled to the model size) over 5-15% of the area:
+    the bench's holes, so the card and ``make bench`` measure the same kind of damage."""
     scale = size / 64
-    target = rng.uniform(0.05, 0.15)
-    mask = np.zeros((height, width), np.uint8)
-    while mask.mean() < target:
-        trial = mask.copy()
-        thickness = max(1, round(rng.uniform(8, 24) * scale))
-        point = rng.uniform((0, 0), (width, height))
-        for _ in range(int(rng.integers(1, 4))):
-            angle = rng.uniform(0, 2 * math.pi)
-            length = rng.uniform(0.15, 0.5) * min(height, width)
-            end = point + length * np.array([math.cos(angle), math.sin(angle)])
-            cv2.line(trial, tuple(map(int, point)), tuple(map(int, end)), 1, thickness)
-            point = end
-        if trial.mean() <= 0.15:
-            mask = trial
-    return mask.astype(bool)
+    return holes.brush_mask(height, width, rng, (8 * scale, 24 * scale))
 
 
 def hole_cases(paths: list[Path], count: int, size: int, seed: int = 20261128) -> list[HoleCase]:
