@@ -9,7 +9,9 @@ went), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import platform
 import signal
 import sys
@@ -201,6 +203,17 @@ def _log_internal_error() -> str:
     return "the details could not be written to a log; run again with --debug"
 
 
+BROKEN_PIPE = 141  # what a shell reports for a command ended by SIGPIPE, as `yes | head`
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush at exit does not fail
+    on the closed pipe again and print a traceback."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -211,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     except HeirloomError as exc:
         print(f"heirloom: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `heirloom models list | head`: the reader had enough
+        _silence_stdout()
+        return BROKEN_PIPE
     except OSError as exc:  # a full disk, a read-only folder: the user can fix these
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"heirloom: error: {where}{os_error_reason(exc)}", file=sys.stderr)

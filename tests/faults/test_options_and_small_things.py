@@ -108,3 +108,21 @@ def test_edges_and_sketch_are_quiet_with_q(command, tmp_path, capsys, monkeypatc
     source = PHOTO if command == "edges" else drawing
     code, out, err = run(capsys, command, source, "-o", tmp_path / "out.png", "-q")
     assert code == 0 and err == "" and "wrote" in out
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(heirloom_home):
+    """`heirloom models list | head` printed "heirloom: error: Broken pipe" and exit 2:
+    the reader had enough, nothing went wrong. Quiet, and the shell's SIGPIPE status."""
+    import os
+    import subprocess
+    import sys
+
+    from engine.cli import BROKEN_PIPE
+
+    command = [sys.executable, "-m", "engine.cli", "models", "list"]
+    env = {**os.environ, "HEIRLOOM_HOME": str(heirloom_home)}
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line
+    done = subprocess.run(command, stdout=write, stderr=subprocess.PIPE, env=env, text=True)
+    os.close(write)
+    assert done.returncode == BROKEN_PIPE and done.stderr == ""
