@@ -91,7 +91,10 @@ def _short_dlopen_error(exc: OSError) -> str:
 def cuda_problem() -> str | None:
     """Why the CUDA provider cannot run here, in one line, or None if it loads."""
     if CUDA not in ort.get_available_providers():
-        return "this onnxruntime build has no CUDA support (install onnxruntime-gpu)"
+        # a frozen app cannot pip install: its users need the other download
+        frozen = getattr(sys, "frozen", False)
+        remedy = "use Heirloom's GPU download" if frozen else "install onnxruntime-gpu"
+        return f"this onnxruntime build has no CUDA support ({remedy})"
     if sys.platform != "win32":
         try:
             ctypes.CDLL("libcuda.so.1")

@@ -79,3 +79,19 @@ def test_cancelled_token_refuses_to_start(conv_model):
         runtime.open_session(conv_model, "cpu").run(
             {"image": np.zeros((1, 3, 8, 8), np.float32)}, cancel=token
         )
+
+
+@pytest.mark.parametrize(
+    ("frozen", "remedy"),
+    [(False, "install onnxruntime-gpu"), (True, "use Heirloom's GPU download")],
+)
+def test_a_cpu_only_build_says_what_to_get(monkeypatch, frozen, remedy):
+    """From source the fix is a pip install; inside the frozen CPU app it is the other
+    download (its users have no pip)."""
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    monkeypatch.setattr(runtime.sys, "frozen", frozen, raising=False)
+    runtime.cuda_problem.cache_clear()
+    try:
+        assert runtime.cuda_problem() == f"this onnxruntime build has no CUDA support ({remedy})"
+    finally:
+        runtime.cuda_problem.cache_clear()
