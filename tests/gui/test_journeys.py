@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QGraphicsItem, QStyleOp
 
 from diffusion_graphs import eps_pack
 from engine.jobs import silent
+from engine.limits import STEPS
 from engine.pipelines.diffusion import GenerateOptions, InpaintOptions, generate, inpaint
 from engine.pipelines.sketch import trace_edges
 from gui.canvas.view import Tool
@@ -372,17 +373,20 @@ def test_an_inpaint_in_the_app_is_the_engines_own_fill(window, qtbot):
 # --- 5. Generate from noise ----------------------------------------------------------
 
 
-def test_journey_generate_goes_to_a_new_page(window, qtbot, press):
+def test_journey_generate_goes_to_a_new_page(window, qtbot):
     document, panel = open_diffuse(window, "generate")
     photo = document.photo.copy()
-    panel.steps.setValue(600)
+    panel.steps.setValue(STEPS.high)
+    assert window.cancel_action.shortcut().toString() == "Esc"
     seen: list[tuple] = []
 
-    def at_first_preview(*_args: object) -> None:  # the tiny model runs 600 steps in ~1 s
+    def at_first_preview(*_args: object) -> None:
+        """Cancel (Esc's action) as the first preview shows: the tiny model runs its
+        steps in about a second, so waiting for a key press could miss the job."""
         if not seen:
             page = window.context.document
             seen.append((page, page.width, page.height, window.windowTitle()))
-            press(window, Qt.Key.Key_Escape)  # cancel: the photo comes back
+            window.cancel_action.trigger()  # the photo comes back
 
     window.bridge.preview.connect(at_first_preview)
     with qtbot.waitSignal(window.bridge.cancelled, timeout=20000):
