@@ -753,12 +753,9 @@ def classical_fill(pixels: np.ndarray, region: np.ndarray) -> np.ndarray:
 def _fill_plan(
     model: EpsModel, options: InpaintOptions, strength: float
 ) -> tuple[np.ndarray, list[int]]:
-    """Timesteps and levels of the fill: from level ``strength`` of the chain (1: pure
-    noise), ``round(steps * strength)`` strided steps with RePaint's resampling."""
-    total = model.schedule.num_train_timesteps
-    start = round(strength * (total - 1))
-    count = min(start + 1, max(1, round(options.steps * strength)))
-    timesteps = strided_timesteps(start, count)
+    """Timesteps and levels of the fill: SDEdit's strided steps from level ``strength``
+    of the chain (1: pure noise), with RePaint's resampling."""
+    _, count, timesteps, _ = _sdedit_plan(model, strength, options.steps)
     return timesteps, repaint_levels(count, options.jump_length, options.jump_n_sample)
 
 
@@ -788,8 +785,7 @@ def _coarse_plans(
         for k in range(len(boxes))
     ]
     canvas = _Canvas(known, (~hole)[None].astype(np.float32), windows)
-    timesteps = strided_timesteps(model.schedule.num_train_timesteps - 1, options.steps)
-    levels = repaint_levels(options.steps, options.jump_length, options.jump_n_sample)
+    timesteps, levels = _fill_plan(model, options, 1.0)
 
     def enlarge(values: np.ndarray) -> list[np.ndarray]:
         pixels = model.to_pixels(values.transpose(1, 2, 0))
@@ -875,8 +871,8 @@ def inpaint(
     strength = COARSE_REFINE if planned else options.strength
     timesteps, levels = _fill_plan(model, options, strength)
     partial = strength < 1.0
-    full_levels = repaint_levels(options.steps, options.jump_length, options.jump_n_sample)
-    steps = _model_calls(levels) + (_model_calls(full_levels) if planned else 0)
+    plan_calls = _model_calls(_fill_plan(model, options, 1.0)[1]) if planned else 0
+    steps = _model_calls(levels) + plan_calls
     ticker = _StepTicker(emit, cancel, steps)
     ticker.stage = "planning the fill" if planned else "inpainting"
     calls = [0]
