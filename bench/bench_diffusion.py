@@ -29,7 +29,7 @@ from dataclasses import replace
 import numpy as np
 
 from bench.common import Row, median_seconds
-from bench.holes import photo_cases, telea
+from bench.holes import opencv_fill, photo_cases
 from bench.metrics import psnr
 from engine.errors import PackError
 from engine.jobs import Emitter, silent
@@ -188,7 +188,7 @@ def inpaint_rows(registry: Registry, name: str, extra: dict) -> list[Row]:
         result = inpaint(case.damaged, case.hole, options, registry=registry)
         times.append(time.perf_counter() - start)
         ours.append(psnr(result.images["image"], case.truth, case.hole))
-        baseline.append(psnr(telea(case), case.truth, case.hole))
+        baseline.append(psnr(opencv_fill(case), case.truth, case.hole))
         per_photo.append(
             {
                 "photo": case.name,

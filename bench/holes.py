@@ -23,9 +23,9 @@ SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
 
 @dataclass(frozen=True)
 class HoleCase:
-    name: str
     truth: np.ndarray  # HxWx3 float32 in [0, 1]
     hole: np.ndarray  # HxW bool
+    name: str = ""
 
     @property
     def damaged(self) -> np.ndarray:
@@ -78,12 +78,13 @@ def photo_cases(count: int, height: int, width: int, seed: int) -> list[HoleCase
         y = int(rng.integers(0, photo.shape[0] - height + 1))
         x = int(rng.integers(0, photo.shape[1] - width + 1))
         crop = np.ascontiguousarray(photo[y : y + height, x : x + width])
-        cases.append(HoleCase(f"{name}@{x},{y}", crop, brush_mask(height, width, rng)))
+        cases.append(HoleCase(crop, brush_mask(height, width, rng), f"{name}@{x},{y}"))
     return cases
 
 
-def telea(case: HoleCase) -> np.ndarray:
-    """OpenCV Telea, radius 3, on the 8-bit photo (the card's baseline)."""
+def opencv_fill(case: HoleCase, method: int = cv2.INPAINT_TELEA) -> np.ndarray:
+    """OpenCV's inpainting (Telea by default), radius 3, on the 8-bit photo: the
+    classical baseline of the cards and the bench."""
     image = (case.truth * 255 + 0.5).astype(np.uint8)
-    filled = cv2.inpaint(image, case.hole.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+    filled = cv2.inpaint(image, case.hole.astype(np.uint8), 3, method)
     return filled.astype(np.float32) / 255

@@ -25,7 +25,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from skimage.metrics import structural_similarity
 from torch.nn import functional as F  # noqa: N812
 
 from bench import holes
+from bench.holes import HoleCase
 from bench.metrics import psnr
 from engine.models import Registry, seal_pack, write_pack
 from engine.pipelines import diffusion
@@ -96,12 +96,6 @@ def train_step(unet, scheduler, clean: torch.Tensor, generator: torch.Generator)
 # --- evaluation -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HoleCase:
-    truth: np.ndarray  # HxWx3 float32 in [0, 1]
-    hole: np.ndarray  # HxW bool
-
-
 def brush_mask(height: int, width: int, rng: np.random.Generator, size: int) -> np.ndarray:
     """Random brush strokes 8-24 px wide (scaled to the model size) over 5-15% of the area:
     the bench's holes, so the card and ``make bench`` measure the same kind of damage."""
@@ -134,12 +128,6 @@ def hole_ssim(a: np.ndarray, b: np.ndarray, hole: np.ndarray) -> float:
     return float(full.mean(axis=2)[hole].mean())
 
 
-def classical(case: HoleCase, method: int) -> np.ndarray:
-    image = (case.truth * 255 + 0.5).astype(np.uint8)
-    filled = cv2.inpaint(image, case.hole.astype(np.uint8), 3, method)
-    return filled.astype(np.float32) / 255
-
-
 def measure(registry: Registry, name: str, cases: list[HoleCase], args) -> dict[str, Any]:
     """Samples, timing and hole metrics of the exported pack, run by the engine."""
     device = "cpu"
@@ -165,7 +153,7 @@ def measure(registry: Registry, name: str, cases: list[HoleCase], args) -> dict[
         return fill
 
     def opencv(flag: int) -> Fill:
-        return lambda _seed, case, _damaged: classical(case, flag)
+        return lambda _seed, case, _damaged: holes.opencv_fill(case, flag)
 
     draws = diffusion.InpaintOptions.draws
     ours_name = f"heirloom-ddpm (RePaint, mean of {draws} draws: the default)"
@@ -178,8 +166,7 @@ def measure(registry: Registry, name: str, cases: list[HoleCase], args) -> dict[
     scores: dict[str, list[tuple[float, float]]] = {m: [] for m in methods}
     examples = []
     for i, case in enumerate(cases):
-        damaged = case.truth.copy()
-        damaged[case.hole] = 0.5
+        damaged = case.damaged
         row = [damaged, case.truth]
         for method, fill in methods.items():
             filled = fill(i, case, damaged)

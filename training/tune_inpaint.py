@@ -19,9 +19,7 @@ import statistics
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
-
+from bench.holes import opencv_fill
 from bench.metrics import psnr
 from engine.models import Registry
 from engine.pipelines import diffusion
@@ -86,16 +84,10 @@ CONFIGS: dict[str, dict] = {
 }
 
 
-def telea(truth: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    image = (truth * 255 + 0.5).astype(np.uint8)
-    return cv2.inpaint(image, hole.astype(np.uint8), 3, cv2.INPAINT_TELEA).astype(np.float32) / 255
-
-
 def evaluate(config: dict, cases, registry: Registry) -> list[dict]:
     rows = []
     for i, case in enumerate(cases):
-        damaged = case.truth.copy()
-        damaged[case.hole] = 0.5
+        damaged = case.damaged
         options = diffusion.InpaintOptions(seed=i, model=MODEL, device="cpu", **config)
         started = time.perf_counter()
         result = diffusion.inpaint(damaged, case.hole, options, registry=registry)
@@ -103,7 +95,7 @@ def evaluate(config: dict, cases, registry: Registry) -> list[dict]:
         rows.append(
             {
                 "psnr": round(psnr(result.images["image"], case.truth, case.hole), 3),
-                "telea": round(psnr(telea(case.truth, case.hole), case.truth, case.hole), 3),
+                "telea": round(psnr(opencv_fill(case), case.truth, case.hole), 3),
                 "seconds": round(seconds, 2),
                 "calls": result.info["model_calls"],
                 "windows": result.info["windows"],
