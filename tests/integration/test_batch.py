@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -226,14 +227,31 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def copies_of_scans(scans: Path, folder: Path, count: int) -> Path:
+    """``count`` good scans (repeated) in ``folder``: a job long enough to stop midway."""
+    folder.mkdir()
+    good = sorted(scans.rglob("scan*"))
+    for index in range(count):
+        source = good[index % GOOD]
+        (folder / f"{index:02d}_{source.name}").write_bytes(source.read_bytes())
+    return folder
+
+
+def stop_at_first_done(process: subprocess.Popen, out: Path, stop: Callable[[], None]) -> None:
+    """Call ``stop`` as soon as the ledger in ``out`` records a finished file."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        ledger = out / LEDGER_NAME
+        if ledger.exists() and '"status":"done"' in ledger.read_text():
+            stop()
+            return
+        time.sleep(0.01)
+
+
 def test_ctrl_c_of_the_command_keeps_what_is_finished(
     packs: Path, scans: Path, tmp_path: Path, local_outputs: dict
 ) -> None:
-    many = tmp_path / "many"
-    many.mkdir()
-    for index in range(40):
-        source = sorted(scans.rglob("scan*"))[index % GOOD]
-        (many / f"{index:02d}_{source.name}").write_bytes(source.read_bytes())
+    many = copies_of_scans(scans, tmp_path / "many", 40)
     out = tmp_path / "out"
     env = {**os.environ, "HEIRLOOM_HOME": str(packs)}
     command = [sys.executable, "-m", "engine.cli", "batch", str(many), "-o", str(out)]
@@ -243,13 +261,7 @@ def test_ctrl_c_of_the_command_keeps_what_is_finished(
     process = subprocess.Popen(
         command, env=env, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint
     )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        ledger = out / LEDGER_NAME
-        if ledger.exists() and '"status":"done"' in ledger.read_text():
-            process.send_signal(signal.SIGINT)
-            break
-        time.sleep(0.01)
+    stop_at_first_done(process, out, lambda: process.send_signal(signal.SIGINT))
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert "Traceback" not in err and "run the same command again to continue" in err
@@ -402,22 +414,12 @@ def test_ray_workers_the_cluster_cannot_place_are_given_up_with_a_warning(
 
 def test_a_driver_killed_outright_loses_nothing(packs: Path, scans: Path, tmp_path: Path) -> None:
     """SIGKILL cannot be caught: the ledger and the workers' deaths must be enough."""
-    many = tmp_path / "many"
-    many.mkdir()
-    for index in range(24):
-        source = sorted(scans.rglob("scan*"))[index % GOOD]
-        (many / f"{index:02d}_{source.name}").write_bytes(source.read_bytes())
+    many = copies_of_scans(scans, tmp_path / "many", 24)
     out = tmp_path / "out"
     env = {**os.environ, "HEIRLOOM_HOME": str(packs)}
     command = [sys.executable, "-m", "engine.cli", "batch", str(many), "-o", str(out), "-q"]
     process = subprocess.Popen(command + ["--workers", "2"], env=env, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        ledger = out / LEDGER_NAME
-        if ledger.exists() and '"status":"done"' in ledger.read_text():
-            process.kill()
-            break
-        time.sleep(0.01)
+    stop_at_first_done(process, out, process.kill)
     process.wait(timeout=30)
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
