@@ -21,6 +21,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -156,12 +157,27 @@ def _serve(spec: WorkerSpec, conn: Connection) -> None:
     """A worker process: build the worker once, then answer one item at a time."""
     _die_with_parent()
     signal.signal(signal.SIGTERM, _terminated)
-    worker = TaskWorker(spec)
-    try:
+    try:  # a stop can come while the worker is still being built (imports, sessions)
+        worker = TaskWorker(spec)
         while (item := conn.recv()) is not None:
             conn.send(worker.process(item))
     except (KeyboardInterrupt, EOFError, BrokenPipeError):
         return
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Start workers with Ctrl+C ignored (the setting survives the spawn): a terminal's
+    Ctrl+C reaches the whole process group, and a worker still importing would print a
+    traceback. The driver stops workers itself, with SIGTERM, in :meth:`LocalRunner.close`."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, saved)
 
 
 @contextlib.contextmanager
@@ -199,7 +215,7 @@ class LocalRunner:
     def _start(self) -> _Slot:
         ours, theirs = self._context.Pipe()
         process = self._context.Process(target=_serve, args=(self.spec, theirs), daemon=True)
-        with _blas_threads(self.spec.threads):
+        with _blas_threads(self.spec.threads), _sigint_ignored():
             process.start()
         theirs.close()
         return _Slot(process, ours)

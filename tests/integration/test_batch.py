@@ -452,3 +452,33 @@ def test_a_changed_source_is_redone_and_a_foreign_output_needs_overwrite(
     assert batch(folder, out, "--overwrite") == 0
     assert table(capsys.readouterr().out)["this run"] == 1
     assert (out / "scan07.jpg").read_bytes() != b"someone else's file"
+
+
+STOPPED_WHILE_BUILDING = """
+import os, signal, sys
+from multiprocessing import Pipe
+from engine.batch import runners
+
+built = runners.TaskWorker.__init__
+def stopped_while_building(self, spec):
+    os.kill(os.getpid(), signal.SIGTERM)  # the driver's close() lands here
+    built(self, spec)
+runners.TaskWorker.__init__ = stopped_while_building
+ours, theirs = Pipe()
+spec = runners.WorkerSpec("restore", {}, runners.Settings(), threads=1, home=sys.argv[1])
+runners._serve(spec, theirs)
+print("returned")
+"""
+
+
+def test_a_worker_stopped_while_it_is_built_unwinds_quietly(packs: Path) -> None:
+    # CI once stopped a worker between its SIGTERM handler and its serving loop: the
+    # KeyboardInterrupt escaped as a traceback under the user's "interrupted" line
+    done = subprocess.run(
+        [sys.executable, "-c", STOPPED_WHILE_BUILDING, str(packs)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert done.stdout.strip() == "returned"
