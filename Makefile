@@ -22,7 +22,7 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.runtime
 
 demo: $(VENV)/.runtime
-	$(BIN)/python -m engine.demo out
+	$(BIN)/python -m engine.cli.demo out
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check .

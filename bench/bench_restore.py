@@ -20,14 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.baselines import HatParams, baseline_scratch_mask, classical_restore
 from bench.common import Row, median_seconds
-from bench.metrics import pooled_mask_scores, psnr, ssim
 from engine import arrays
 from engine.errors import PackError
 from engine.images import load_image
 from engine.models import Registry
 from engine.pipelines.restore import RestoreOptions, detect_scratches, restore_photo
+from training.eval.baselines import HatParams, baseline_scratch_mask, classical_restore
+from training.eval.metrics import pooled_mask_scores, psnr, ssim
 
 SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
 NAME = "restore"
@@ -137,7 +137,7 @@ FACE_SAMPLES = {
 
 def faces(registry: Registry) -> list[Row]:
     """Faces the restore's face pass would refine: none on photos without people."""
-    from engine.pipelines import faces as face_ops
+    from engine.ops import faces as face_ops
     from engine.pipelines.restore import FACE_SCORE, MIRROR_SCORE
 
     detector = face_ops.FaceDetector.from_registry(registry, device="cpu")

@@ -60,6 +60,15 @@ def luma(image: np.ndarray) -> np.ndarray:
     return (image @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.float32)
 
 
+def to_channels(image: np.ndarray, channels: int) -> np.ndarray:
+    """HxWxC with ``channels`` channels: RGB -> luma for 1, gray replicated for 3."""
+    if image.shape[2] == channels:
+        return image
+    if channels == 1:
+        return luma(image)[..., None]
+    return np.repeat(image[..., :1], channels, axis=2)
+
+
 def rgb(image: np.ndarray) -> np.ndarray:
     """HxWx3: gray replicated, RGB as is."""
     return np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image

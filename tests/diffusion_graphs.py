@@ -15,7 +15,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from engine.models import Manifest, ModelPack, SizeRule, TensorSpec, Tiling, write_pack
-from engine.pipelines.schedule import Schedule
+from engine.ops.schedule import Schedule
 
 SIZE = 16
 

@@ -21,8 +21,6 @@ from engine import runtime
 from engine.errors import PackError
 from engine.models import Manifest, ModelPack, sha256_of, verify_pack, write_pack
 
-CARD_SECTIONS = ("Architecture", "Data", "Training", "Metrics", "Licence")
-
 
 class ParityError(RuntimeError):
     """The exported graph does not compute what the torch module computes."""
@@ -138,18 +136,6 @@ def _swap_batchnorm(parent: nn.Module) -> None:
             setattr(parent, name, norm)
         else:
             _swap_batchnorm(child)
-
-
-def render_card(title: str, sections: Mapping[str, str]) -> str:
-    """A Markdown model card; the sections in ``CARD_SECTIONS`` are required.
-
-    The sha256 is appended by :func:`export_pack` once the graph exists.
-    """
-    missing = [s for s in CARD_SECTIONS if not sections.get(s, "").strip()]
-    if missing:
-        raise ValueError(f"model card '{title}' lacks sections: {', '.join(missing)}")
-    body = "\n\n".join(f"## {head}\n\n{text.strip()}" for head, text in sections.items())
-    return f"# {title}\n\n{body}\n"
 
 
 def export_pack(

@@ -28,7 +28,8 @@ from engine.models import (
     Tiling,
     sha256_of,
 )
-from training.export import export_pack, render_card
+from training.eval.cards import render_card
+from training.export import export_pack
 from training.nets.mtcnn import WEIGHT_FILES, load_pretrained
 
 FACENET_VERSION = "2.6.0"
@@ -197,7 +198,7 @@ def _card(stage: Stage) -> str:
                 f"Stage '{stage.name}' of the MTCNN face detector cascade: {stage.role}. "
                 f"`training.nets.mtcnn.{stage.name[0].upper()}Net`: convolutions with PReLU and "
                 "max pooling, softmax face probability; facenet-pytorch's state-dict keys. Used "
-                "by `engine.pipelines.faces.detect_faces` with the other two stages."
+                "by `engine.ops.faces.detect_faces` with the other two stages."
             ),
             "Data": (
                 f"Weights: facenet-pytorch {FACENET_VERSION} pretrained MTCNN weights "

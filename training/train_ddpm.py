@@ -34,17 +34,16 @@ import torch
 from skimage.metrics import structural_similarity
 from torch.nn import functional as F  # noqa: N812
 
-from bench import holes
-from bench.holes import HoleCase
-from bench.metrics import psnr
 from engine.models import Registry, seal_pack, write_pack
 from engine.pipelines import diffusion
 from training.convert.ddpm import describe_unet, eps_manifest, export_eps_pack
 from training.data.corpus import Corpus, load_corpus, photo_array
 from training.data.patches import PatchSampler
-from training.export import render_card
+from training.eval import holes
+from training.eval.cards import render_card, save_grid
+from training.eval.holes import HoleCase
+from training.eval.metrics import psnr
 from training.loop import RUNS, Run, budget_left, ema_update
-from training.showcase import save_grid
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "resources" / "models" / "heirloom-ddpm64"
 SCHEDULE = {
@@ -234,7 +233,7 @@ def card(run: Run, metrics: dict, corpus: Corpus, config: dict, params: int, arg
                 "resolution. Inputs `sample` NCHW in [-1, 1] and `timestep` int64 (one per "
                 "image); output `eps`, the predicted noise. Schedule: "
                 f"{json.dumps(SCHEDULE)}. Sampled by Heirloom's own numpy sampler "
-                "(engine/pipelines/schedule.py): DDPM, strided DDPM, DDIM, RePaint, SDEdit."
+                "(engine/ops/schedule.py): DDPM, strided DDPM, DDIM, RePaint, SDEdit."
             ),
             "Data": (
                 f"Random {size} px patches of the {len(corpus.train)} training "

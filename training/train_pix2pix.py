@@ -10,7 +10,7 @@ or re-export afterwards: the card compares the two to show what the GAN term add
 pix2pix (Isola et al. 2017) on our corpus: a U-Net generator maps an edge map to the
 photo it was traced from, judged by a 70x70 PatchGAN that sees (edges, photo) pairs,
 with the objective GAN + 100 * L1 and Adam (2e-4, beta1 0.5). Edge maps come from the
-engine's own tracer (:func:`engine.pipelines.edges.trace_edges`) at a random detail
+engine's own tracer (:func:`engine.ops.edges.trace_edges`) at a random detail
 level, on random 256 px crops of the training photos, so the model learns exactly the
 drawings the app makes. Differences from the official setup, all for a 2-core CPU:
 
@@ -40,16 +40,16 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
-from bench.metrics import edge_f1, gradient_energy, psnr
 from engine.models import Manifest, SizeRule, TensorSpec, Tiling, seal_pack
-from engine.pipelines.edges import trace_edges
+from engine.ops.edges import trace_edges
 from engine.runtime import open_session
 from training.data.corpus import Corpus, load_corpus
 from training.data.patches import PatchSampler
-from training.export import batchnorm_to_instancenorm, export_onnx, export_pack, render_card
+from training.eval.cards import render_card, save_grid
+from training.eval.metrics import edge_f1, gradient_energy, psnr
+from training.export import batchnorm_to_instancenorm, export_onnx, export_pack
 from training.loop import RUNS, Run, budget_left
 from training.nets.pix2pix import NLayerDiscriminator, UnetGenerator
-from training.showcase import save_grid
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "resources" / "models" / "heirloom-sketch"
 NAME = "heirloom-sketch"
@@ -267,7 +267,7 @@ def card(run: Run, config: Config, metrics: dict, corpus: Corpus, twin: Twin | N
                 f"Random {config.size} px crops (0.35-1x scale, flips) of the "
                 f"{len(corpus.train)} training photos of our corpus (training/data/corpus.py), "
                 "each paired with its edges from the engine's tracer "
-                f"(engine/pipelines/edges.py) at a random detail in {TRAIN_DETAIL}. The "
+                f"(engine/ops/edges.py) at a random detail in {TRAIN_DETAIL}. The "
                 f"{len(corpus.heldout)} held-out photos are never trained on."
             ),
             "Training": (

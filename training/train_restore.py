@@ -5,7 +5,7 @@
 
 A mask-conditioned U-Net that refines a classical pre-pass: it sees the aged photo,
 the damage mask and the photo after Telea fill + non-local-means denoising (computed by
-the engine, engine/pipelines/prepass.py), and returns a correction of the pre-pass:
+the engine, engine/ops/prepass.py), and returns a correction of the pre-pass:
 the masked damage filled better and the global ageing (fading, casts, blur, JPEG) that
 the classical filters leave undone. Its last layer starts at zero, so training starts
 from exactly the classical result. It is the small CPU stand-in for BOPBTL's encoder
@@ -24,19 +24,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.baselines import baseline_scratch_mask, classical_restore, tune_hat
-from bench.metrics import psnr, ssim
 from engine.models import Manifest, Registry, SizeRule, TensorSpec, Tiling, seal_pack
-from engine.pipelines.prepass import fill_and_denoise
-from engine.pipelines.restore import RestoreOptions, blend_restoration, detect_scratches
-from training.cases import Case, heldout_cases, tuning_cases, validation_cases
+from engine.ops.blend import blend_restoration
+from engine.ops.prepass import fill_and_denoise
+from engine.pipelines.restore import RestoreOptions, detect_scratches
 from training.data.corpus import load_corpus
 from training.data.degrade import degrade
 from training.data.patches import PatchSampler
-from training.export import export_pack, render_card
+from training.eval.baselines import baseline_scratch_mask, classical_restore, tune_hat
+from training.eval.cards import render_card, save_grid
+from training.eval.cases import Case, heldout_cases, tuning_cases, validation_cases
+from training.eval.metrics import psnr, ssim
+from training.export import export_pack
 from training.loop import Run, fit_batches, setup_summary, trainer_arguments
 from training.nets.unet import UNet
-from training.showcase import save_grid
 from training.warm_start import load_pack_weights
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "resources" / "models" / "heirloom-restore"
@@ -150,7 +151,7 @@ def _detector():
 
 def tune_blend(model: Restorer, cases: list[Case], detect) -> tuple[float, float, dict[str, float]]:
     """The engine's blend outside the damage (tone weight ``strength``, local-detail weight
-    ``detail``; engine/pipelines/restore.py blend_restoration), chosen on ``cases``,
+    ``detail``; engine/ops/blend.py blend_restoration), chosen on ``cases``,
     validation crops (photos the net never saw, so its corrections are judged as a user's
     photo would judge them): the best mean PSNR among the pairs whose mean SSIM is not
     below the classical pre-pass's (0/0), since a correction that gains PSNR by losing
@@ -275,7 +276,7 @@ def card(run: Run, metrics: dict, corpus, base: int) -> str:
                 "U-Net (training/nets/unet.py) refining a classical pre-pass: inputs are the "
                 "aged RGB photo in [0, 1], the damage mask (1 = damaged) and the pre-pass "
                 "(Telea fill of the mask, then colour non-local means; the engine computes it "
-                "per tile, engine/pipelines/prepass.py); the output is the pre-pass plus a "
+                "per tile, engine/ops/prepass.py); the output is the pre-pass plus a "
                 "learned correction (last layer initialised to zero, so training starts from "
                 "the classical result). 4 anti-aliased downsamplings, widths "
                 f"{base}-{8 * base}, no normalisation layers (tiled output matches whole-image "

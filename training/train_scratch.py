@@ -19,18 +19,18 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
-from bench.baselines import baseline_scratch_mask, tune_hat
-from bench.metrics import pooled_mask_scores
 from engine.models import Manifest, SizeRule, TensorSpec, Tiling, seal_pack
-from training.cases import Case, heldout_cases, tuning_cases, validation_cases
 from training.data.corpus import load_corpus
 from training.data.degrade import degrade
 from training.data.distractors import add_distractors
 from training.data.patches import PatchSampler
-from training.export import export_pack, render_card
+from training.eval.baselines import baseline_scratch_mask, tune_hat
+from training.eval.cards import render_card, save_grid
+from training.eval.cases import Case, heldout_cases, tuning_cases, validation_cases
+from training.eval.metrics import pooled_mask_scores
+from training.export import export_pack
 from training.loop import Run, fit_batches, setup_summary, trainer_arguments
 from training.nets.unet import UNet
-from training.showcase import save_grid
 from training.warm_start import load_pack_weights
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "resources" / "models" / "heirloom-scratch"

@@ -5,7 +5,7 @@
 A false face is costly: the restore's face pass re-draws it as a face (it once put a
 face box over a landscape of boats). MTCNN's own score is not enough (a rock scored
 0.983, real faces in the 1927 Solvay photo 0.973), so the engine also asks ONet about
-the mirrored crop (engine.pipelines.faces.mirror_scores). This script measures, per
+the mirrored crop (engine.ops.faces.mirror_scores). This script measures, per
 split of the corpus, the faces found on photos without people (false faces; faces of
 statues and apes count as false here) and on photos with people, for several mirror
 thresholds at the engine's score cut-off. The threshold is chosen on the training and
@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 
 from engine.images import load_image
-from engine.pipelines import faces as face_ops
+from engine.ops import faces as face_ops
 from engine.pipelines.restore import FACE_SCORE
 from training.data.corpus import load_corpus
 

@@ -15,11 +15,11 @@ from unittest import mock
 
 import numpy as np
 
-from bench.metrics import psnr, ssim
 from engine import arrays
 from engine.pipelines import restore
 from training.data.corpus import load_corpus, photo_array
 from training.data.degrade import degrade
+from training.eval.metrics import psnr, ssim
 
 SHARES = (0.0, 0.5, 1.0)
 

@@ -16,7 +16,9 @@ preview, and stops between tiles when cancelled.
   canonical scale) and pasted back with colour matching and a feathered edge.
 - Grayscale scans come back grayscale unless ``colour`` is asked for.
 - A restore pack that declares a ``prepass`` input gets the classical fill + denoise
-  of each tile (engine/pipelines/prepass.py) beside the photo and the mask.
+  of each tile (engine/ops/prepass.py) beside the photo and the mask.
+- Every pack is fed through :class:`engine.adapter.PackAdapter` (roles, ranges,
+  channels, tiling); the blend back over the photo is :mod:`engine.ops.blend`.
 """
 
 from __future__ import annotations
@@ -26,14 +28,16 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from engine import arrays
+from engine.adapter import PackAdapter, tile_size
 from engine.cancel import NEVER, CancelToken
 from engine.errors import HeirloomError, PackError
 from engine.jobs import Emitter, Progress, Result, silent
 from engine.limits import MEMORY_MB, SMOOTHING, THRESHOLD, TILE
-from engine.models import ModelPack, Registry, TensorSpec
-from engine.pipelines.prepass import prepass_batch
-from engine.runtime import Device, Session, open_pack
-from engine.tiling import DEFAULT_BUDGET_MB, run_tiled, smallest_tile, tile_for_budget
+from engine.models import ModelPack, Registry
+from engine.ops.blend import blend_restoration
+from engine.ops.prepass import prepass_batch
+from engine.runtime import Device
+from engine.tiling import DEFAULT_BUDGET_MB
 
 MIN_SIDE = 16
 FACE_CROP = 256
@@ -90,30 +94,8 @@ def _check_image(image: np.ndarray) -> None:
         )
 
 
-def _spec(pack: ModelPack, *names: str) -> TensorSpec | None:
-    return next((s for s in pack.manifest.inputs if s.name in names), None)
-
-
-def _image_input(pack: ModelPack) -> TensorSpec:
-    """The photo input: named image/photo/input, else the first one."""
-    return _spec(pack, "image", "photo", "input") or pack.manifest.inputs[0]
-
-
 def _tile_for(pack: ModelPack, options: RestoreOptions) -> int:
-    if not pack.manifest.tiling.allowed:
-        return 1 << 30  # one tile: the graph needs the whole image
-    if options.tile:
-        TILE.check(options.tile)
-        smallest = smallest_tile(pack.manifest.size_rule, pack.manifest.tiling.overlap)
-        if options.tile < smallest:
-            raise HeirloomError(
-                f"tile size {options.tile} is too small for the model pack '{pack.name}'; "
-                f"use at least {smallest}"
-            )
-        return options.tile
-    return tile_for_budget(
-        options.memory_mb, pack.manifest.tiling.bytes_per_pixel, pack.manifest.size_rule
-    )
+    return tile_size(pack, options.tile, options.memory_mb)
 
 
 def _working_size(
@@ -152,28 +134,24 @@ def detect_scratches(
     registry = registry or Registry()
     pack = registry.for_task("scratch-detect", options.detector)
     tile = _tile_for(pack, options)  # a tile too small for the pack fails before any work
-    session = open_pack(pack, options.device)
-    spec = _image_input(pack)
+    model = PackAdapter.open(pack, options.device)
     height, width = image.shape[:2]
     wh, ww = _working_size(pack, height, width, options.working_side)
     emit.progress(0.0, "Finding damage", f"at {ww}x{wh} with {pack.name}")
     gray = arrays.resize_plane(arrays.luma(image), ww, wh)
-    model_in = to_channels(gray[..., None], spec.channels or 1)
-    out_name = pack.manifest.outputs[0].name
+    model_in = model.to_channels(gray[..., None], "image", default=1)
 
     def run(batch: np.ndarray) -> np.ndarray:
-        return session.run({spec.name: arrays.to_model_range(batch, spec)}, cancel, [out_name])[0]
+        return model.run({"image": model.to_model(batch, "image")}, cancel)[0]
 
-    prob_small = run_tiled(
+    prob_small = model.run_tiled(
         run,
         model_in,
-        pack.manifest.size_rule,
-        tile=tile,
-        overlap=pack.manifest.tiling.overlap,
-        cancel=cancel,
-        progress=lambda d, t: emit.progress(0.9 * d / t, "Finding damage", f"tile {d}/{t}"),
+        tile,
+        cancel,
+        lambda d, t: emit.progress(0.9 * d / t, "Finding damage", f"tile {d}/{t}"),
     )[..., 0]
-    prob_small = arrays.from_model_range(prob_small, pack.manifest.outputs[0])
+    prob_small = model.from_model(prob_small)
     prob = arrays.resize_plane(prob_small, width, height)
     threshold = options.threshold
     if threshold is None:
@@ -187,81 +165,12 @@ def detect_scratches(
             "threshold": threshold,
             "working_size": (ww, wh),
             "model": pack.name,
-            "device": session.describe(),
+            "device": model.describe(),
         },
     )
 
 
-def to_channels(image: np.ndarray, channels: int) -> np.ndarray:
-    """Give a graph the channel count it declares (gray <-> RGB)."""
-    if image.shape[2] == channels:
-        return image
-    if channels == 1:
-        return arrays.luma(image)[..., None]
-    return np.repeat(image[..., :1], channels, axis=2)
-
-
 # --- stage 2: global restoration ------------------------------------------------
-
-DAMAGE_GROW = 2  # px around the mask that always take the restored pixels
-
-
-TONE_STRIDE = 4  # the tone fit reads every 4th pixel of every 4th row: plenty, and fast
-
-
-def fit_tone(
-    base: np.ndarray, restored: np.ndarray, keep: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel gain and offset mapping ``base`` closest to ``restored`` (least squares
-    over the ``keep`` pixels): the network's correction of tone and colour, summed up
-    over the whole photo instead of decided patch by patch."""
-    step = slice(None, None, TONE_STRIDE)
-    chosen = np.asarray(keep, bool)[step, step]
-    gain, offset = np.ones(3, np.float32), np.zeros(3, np.float32)
-    if chosen.sum() < 16:
-        return gain, offset
-    for c in range(3):
-        x = base[step, step, c][chosen].astype(np.float64)
-        y = restored[step, step, c][chosen].astype(np.float64)
-        spread = x.var()
-        gain[c] = ((x - x.mean()) * (y - y.mean())).mean() / spread if spread > 1e-8 else 1.0
-        offset[c] = y.mean() - gain[c] * x.mean()
-    return gain, offset
-
-
-def blend_restoration(
-    base: np.ndarray,
-    restored: np.ndarray,
-    mask: np.ndarray,
-    strength: float,
-    detail: float | None = None,
-) -> np.ndarray:
-    """Take the restoration fully where damaged (mask grown a little) and only partly
-    elsewhere, over ``base``: the photo, or the classical pre-pass for packs that refine one.
-
-    A small model's global corrections (fading, casts) are guesses that can miss. With
-    ``detail`` None, the correction outside the damage is taken with weight ``strength``.
-    With ``detail`` it is split: a tone map fitted over the whole photo (:func:`fit_tone`)
-    with weight ``strength``, and what the tone map leaves (local detail) with weight
-    ``detail``. One tone decision for the whole photo is steadier than one per patch, and
-    tiles cannot disagree about it. Both weights are tuned per pack on validation crops
-    (manifest options global_strength and detail_strength); ``detail == strength`` is the
-    plain blend.
-    """
-    grown = arrays.dilate(mask, DAMAGE_GROW)
-    if detail is None or detail == strength:
-        weight = np.maximum(grown, np.float32(strength)).astype(np.float32)[..., None]
-        return base + weight * (restored - base)
-    gain, offset = fit_tone(base, restored, ~grown)
-    out = np.empty_like(base)
-    for c in range(3):  # one plane at a time: a 24 MP scan has no room for more copies
-        b, r = base[..., c], restored[..., c]
-        # base + strength * (tone(base) - base) + detail * (restored - tone(base))
-        plane = b * np.float32(1 - strength + (strength - detail) * gain[c])
-        plane += np.float32(detail) * r
-        plane += np.float32((strength - detail) * offset[c])
-        out[..., c] = np.where(grown, r, plane)
-    return np.clip(out, 0.0, 1.0, out=out)
 
 
 def _strength(pack: ModelPack, options: RestoreOptions) -> float:
@@ -281,8 +190,7 @@ def _detail(pack: ModelPack, strength: float) -> float | None:
 
 
 def _restore_pass(
-    pack: ModelPack,
-    session: Session,
+    model: PackAdapter,
     image: np.ndarray,
     mask: np.ndarray,
     options: RestoreOptions,
@@ -290,48 +198,37 @@ def _restore_pass(
     progress,
 ) -> np.ndarray:
     """One run of a restore pack over an RGB image and its mask; returns RGB in [0,1]."""
-    image_spec = _image_input(pack)
-    mask_spec = _spec(pack, "mask")
-    prepass_spec = _spec(pack, "prepass")
-    radius = int(pack.manifest.options.get("mask_dilate", 0))
+    radius = int(model.options.get("mask_dilate", 0))
     mask = arrays.dilate(mask, radius) if radius else np.asarray(mask, bool)
     stacked = np.concatenate(
-        [to_channels(image, image_spec.channels or 3), mask[..., None].astype(np.float32)], axis=2
+        [model.to_channels(image, "image"), mask[..., None].astype(np.float32)], axis=2
     )
     split = stacked.shape[2] - 1
-    out_spec = pack.manifest.outputs[0]
+    prepass = model.has("prepass")
 
     def run(batch: np.ndarray) -> np.ndarray:
-        feeds = {image_spec.name: arrays.to_model_range(batch[:, :split], image_spec)}
-        if mask_spec is not None:
-            feeds[mask_spec.name] = arrays.to_model_range(batch[:, split:], mask_spec)
-        if prepass_spec is None:
-            return session.run(feeds, cancel, [out_spec.name])[0]
+        feeds = {"image": model.to_model(batch[:, :split], "image")}
+        if model.has("mask"):
+            feeds["mask"] = model.to_model(batch[:, split:], "mask")
+        if not prepass:
+            return model.run(feeds, cancel)[0]
         cancel.check()
         done = prepass_batch(batch[:, :split], batch[:, split:])
-        feeds[prepass_spec.name] = arrays.to_model_range(done, prepass_spec)
-        out = session.run(feeds, cancel, [out_spec.name])[0]
+        feeds["prepass"] = model.to_model(done, "prepass")
+        out = model.run(feeds, cancel)[0]
         return np.concatenate([out, done], axis=1)  # the pre-pass is the blend's base
 
-    out = run_tiled(
-        run,
-        stacked,
-        pack.manifest.size_rule,
-        tile=_tile_for(pack, options),
-        overlap=pack.manifest.tiling.overlap,
-        cancel=cancel,
-        progress=progress,
-    )
-    channels = out_spec.channels or 3
-    restored = arrays.rgb(arrays.from_model_range(out[..., :channels], out_spec))
-    base = out[..., channels:] if prepass_spec is not None else arrays.rgb(image)
-    if prepass_spec is not None and options.smoothing < 1.0:  # in place, on the pre-pass
+    out = model.run_tiled(run, stacked, _tile_for(model.pack, options), cancel, progress)
+    channels = model.output().channels or 3
+    restored = arrays.rgb(model.from_model(out[..., :channels]))
+    base = out[..., channels:] if prepass else arrays.rgb(image)
+    if prepass and options.smoothing < 1.0:  # in place, on the pre-pass
         photo = arrays.rgb(image)
         base -= photo
         base *= np.float32(options.smoothing)
         base += photo
-    strength = _strength(pack, options)
-    return blend_restoration(base, restored, mask, strength, _detail(pack, strength))
+    strength = _strength(model.pack, options)
+    return blend_restoration(base, restored, mask, strength, _detail(model.pack, strength))
 
 
 # --- stage 3: faces -----------------------------------------------------------
@@ -343,12 +240,12 @@ def _faces_stage(
     mask: np.ndarray,
     options: RestoreOptions,
     registry: Registry,
-    restore: tuple[ModelPack, Session],
+    restorer: PackAdapter,
     emit: Emitter,
     cancel: CancelToken,
 ) -> tuple[np.ndarray, list[tuple[float, float, float, float]], str]:
     """Enhance every face large enough; returns the image, the boxes and the method used."""
-    from engine.pipelines import faces as face_ops
+    from engine.ops import faces as face_ops  # MTCNN's cascade: only when faces are asked for
 
     try:
         detector = face_ops.FaceDetector.from_registry(registry, options.device)
@@ -365,26 +262,24 @@ def _faces_stage(
     if not found:
         return restored, [], "no faces found"
     try:
-        enhancer = registry.for_task("face-enhance", options.face_model)
-        enhance_session = open_pack(enhancer, options.device)
+        enhancer = PackAdapter.open(
+            registry.for_task("face-enhance", options.face_model), options.device
+        )
     except PackError:
-        enhancer, enhance_session = None, None
-    method = enhancer.name if enhancer else f"second {restore[0].name} pass at face scale"
+        enhancer = None
+    method = enhancer.name if enhancer else f"second {restorer.name} pass at face scale"
     out = restored
     for index, face in enumerate(found):
         cancel.check()
         crop, matrix = face_ops.align_face(original, face, FACE_CROP)
-        if enhancer is not None and enhance_session is not None:
-            spec = _image_input(enhancer)
-            out_spec = enhancer.manifest.outputs[0]
-            x = arrays.to_model_range(crop.transpose(2, 0, 1)[None], spec)
-            y = enhance_session.run({spec.name: x}, cancel, [out_spec.name])[0]
-            better = arrays.rgb(arrays.from_model_range(y[0].transpose(1, 2, 0), out_spec))
+        if enhancer is not None:
+            x = enhancer.to_model(crop.transpose(2, 0, 1)[None], "image")
+            y = enhancer.run({"image": x}, cancel)[0]
+            better = arrays.rgb(enhancer.from_model(y[0].transpose(1, 2, 0)))
         else:
             crop_mask, _ = face_ops.align_face(mask[..., None].astype(np.float32), face, FACE_CROP)
             better = _restore_pass(
-                restore[0],
-                restore[1],
+                restorer,
                 arrays.rgb(crop),
                 crop_mask[..., 0] > 0.5,
                 replace(options, smoothing=options.smoothing * FACE_SMOOTHING),
@@ -460,11 +355,10 @@ def restore_photo(
         info["detector_device"] = detected.info["device"]
         emit.preview(lambda: arrays.overlay(image, mask), 1, 3, "damage")
 
-    session = open_pack(restore_pack, options.device)
-    emit.progress(0.3, "Restoring", f"{restore_pack.name} on {session.describe()}")
+    restorer = PackAdapter.open(restore_pack, options.device)
+    emit.progress(0.3, "Restoring", f"{restore_pack.name} on {restorer.describe()}")
     restored = _restore_pass(
-        restore_pack,
-        session,
+        restorer,
         arrays.rgb(image),
         mask,
         options,
@@ -481,7 +375,7 @@ def restore_photo(
             mask,
             options,
             registry,
-            (restore_pack, session),
+            restorer,
             emit,
             cancel,
         )
@@ -492,7 +386,7 @@ def restore_photo(
     info.update(
         {
             "model": restore_pack.name,
-            "device": session.describe(),
+            "device": restorer.describe(),
             "faces": boxes,
             "face_method": face_method,
             "gray": gray and not options.colour,

@@ -3,7 +3,7 @@
 Two user tasks share the conventions of pix2pix's edges2* models, black 1-px lines
 (0.0) on white (1.0):
 
-- :func:`trace_edges` (from :mod:`engine.pipelines.edges`) makes such a drawing from a
+- :func:`trace_edges` (from :mod:`engine.ops.edges`) makes such a drawing from a
   photo, for the user to edit;
 - :func:`sketch_to_photo` feeds a drawing to a ``sketch2photo`` pack.
 
@@ -28,12 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine import arrays
+from engine.adapter import PackAdapter
 from engine.cancel import NEVER, CancelToken
 from engine.errors import HeirloomError, PackError
 from engine.jobs import Emitter, Result, silent
 from engine.models import Registry, SizeRule
-from engine.pipelines.edges import thin_lines, trace_edges
-from engine.runtime import Device, open_pack
+from engine.ops.edges import thin_lines, trace_edges
+from engine.runtime import Device
 from engine.tiling import padded_size
 
 __all__ = [
@@ -193,16 +194,14 @@ def sketch_to_photo(
     sketch = normalise_sketch(edges, thin=options.thin)
     cancel.check()
     pack = (registry or Registry()).for_task(TASK, options.model)
-    manifest = pack.manifest
-    source, target = manifest.inputs[0], manifest.outputs[0]
-    if source.layout != "NCHW" or target.layout != "NCHW":
+    if pack.manifest.outputs[0].layout != "NCHW":
         raise PackError(f"model pack '{pack.name}': sketch2photo packs must use NCHW tensors")
-    session = open_pack(pack, options.device)
-    canvas, place = _fit(sketch.edges, manifest.size_rule, options.max_side, options.thin)
-    emit.progress(0.2, "generating", f"{pack.name} on {session.describe()}")
-    feed = np.repeat(arrays.to_model_range(canvas, source)[None, None], source.channels or 3, 1)
-    output = session.run({source.name: feed}, cancel)[0]
-    photo = arrays.from_model_range(output[0].transpose(1, 2, 0), target)
+    model = PackAdapter.open(pack, options.device)
+    canvas, place = _fit(sketch.edges, model.size_rule, options.max_side, options.thin)
+    emit.progress(0.2, "generating", f"{pack.name} on {model.describe()}")
+    feed = np.repeat(model.to_model(canvas, "edges")[None, None], model.channels("edges"), 1)
+    output = model.run({"edges": feed}, cancel)[0]
+    photo = model.from_model(output[0].transpose(1, 2, 0))
     photo = photo[place.top : place.top + place.height, place.left : place.left + place.width]
     photo = arrays.rgb(photo)
     height, width = sketch.edges.shape
@@ -211,5 +210,5 @@ def sketch_to_photo(
     emit.progress(1.0, "done")
     return Result(
         images={"photo": photo.astype(np.float32), "edges": sketch.edges},
-        info={"device": session.describe(), "model": pack.name, "inverted": sketch.inverted},
+        info={"device": model.describe(), "model": pack.name, "inverted": sketch.inverted},
     )

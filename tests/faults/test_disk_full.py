@@ -130,7 +130,7 @@ def test_the_error_handler_survives_an_unwritable_log(tmp_path, capsys, monkeypa
     def broken(args):
         raise RuntimeError("a bug in a command")
 
-    monkeypatch.setattr(cli, "cmd_info", broken)
+    monkeypatch.setattr(cli.command("info"), "run", broken)
     monkeypatch.setattr(cli.tempfile, "gettempdir", lambda: str(tmp_path / "missing"))
     monkeypatch.setattr(cli.Path, "home", lambda: tmp_path / "also-missing")
     code, _, err = run(capsys, "info")

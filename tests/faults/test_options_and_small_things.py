@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from engine import restore_cli
+from engine.cli import restore as restore_cli
 from engine.errors import HeirloomError
 from engine.limits import TILE
 from engine.models import Registry

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from engine.images import load_image
-from training.cases import Case
 from training.data.distractors import DISTRACTORS, add_distractors
+from training.eval.cases import Case
 from training.train_scratch import MIN_PRECISION, false_alarms, operating_point
 
 PHOTO = Path(__file__).resolve().parents[2] / "resources" / "samples" / "clean_LadyBird.jpg"

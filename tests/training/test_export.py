@@ -8,13 +8,13 @@ import torch
 from torch import nn
 
 from engine.models import Manifest, SizeRule, TensorSpec, Tiling, read_pack, sha256_of
+from training.eval.cards import render_card
 from training.export import (
     ParityError,
     batchnorm_to_instancenorm,
     check_parity,
     export_onnx,
     export_pack,
-    render_card,
 )
 from training.nets.pix2pix import UnetGenerator
 

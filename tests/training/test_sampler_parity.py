@@ -13,7 +13,7 @@ import torch
 from diffusers import DDIMScheduler, DDPMScheduler, RePaintScheduler
 from diffusers.schedulers import scheduling_ddpm
 
-from engine.pipelines.schedule import (
+from engine.ops.schedule import (
     Schedule,
     ddim_step,
     ddpm_step,

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from engine.images import load_image
-from engine.pipelines.prepass import fill_and_denoise
+from engine.ops.prepass import fill_and_denoise
 from training.train_restore import Restorer, make_net
 
 SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "samples" / "old_EveningGlow.jpg"

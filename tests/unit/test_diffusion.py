@@ -12,9 +12,9 @@ from engine.cancel import CancelToken
 from engine.errors import Cancelled, HeirloomError
 from engine.jobs import Emitter, Preview, Progress, StepCount
 from engine.models import Registry
+from engine.ops.schedule import repaint_levels, strided_timesteps
 from engine.pipelines import diffusion
 from engine.pipelines.diffusion import EditOptions, GenerateOptions, InpaintOptions
-from engine.pipelines.schedule import repaint_levels, strided_timesteps
 
 
 @pytest.fixture(scope="module")

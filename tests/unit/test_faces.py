@@ -17,7 +17,7 @@ from engine.cancel import CancelToken
 from engine.errors import Cancelled
 from engine.images import load_image
 from engine.models import BUNDLED_DIR, Registry
-from engine.pipelines.faces import (
+from engine.ops.faces import (
     Face,
     FaceDetector,
     align_face,

@@ -9,14 +9,9 @@ from engine.errors import Cancelled, HeirloomError, PackError
 from engine.images import load_image
 from engine.jobs import Emitter, Preview, Progress
 from engine.models import BUNDLED_DIR, Registry, TensorSpec, Tiling, write_pack
-from engine.pipelines.prepass import fill_and_denoise
-from engine.pipelines.restore import (
-    RestoreOptions,
-    blend_restoration,
-    detect_scratches,
-    fit_tone,
-    restore_photo,
-)
+from engine.ops.blend import blend_restoration, fit_tone
+from engine.ops.prepass import fill_and_denoise
+from engine.pipelines.restore import RestoreOptions, detect_scratches, restore_photo
 from graphs import build_blur_restorer, build_prepass_restorer, restore_packs, tiny_manifest
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"

@@ -17,7 +17,7 @@ from engine.cancel import CancelToken
 from engine.errors import Cancelled
 from engine.images import load_image
 from engine.models import Registry, SizeRule, TensorSpec, Tiling, write_pack
-from engine.pipelines.edges import label_pieces, min_piece_length, thin_lines
+from engine.ops.edges import label_pieces, min_piece_length, thin_lines
 from engine.pipelines.sketch import (
     SketchError,
     SketchOptions,

@@ -7,7 +7,7 @@ import numpy as np
 
 from engine import arrays
 from engine.images import load_image
-from engine.pipelines.texture import borrow_texture
+from engine.ops.texture import borrow_texture
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 

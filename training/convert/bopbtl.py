@@ -37,7 +37,8 @@ from engine.errors import HeirloomError
 from engine.models import Manifest, ModelPack, SizeRule, TensorSpec, Tiling, sha256_of
 from training.convert.checkpoint import CheckpointError, load_state_dict_file, load_strict
 from training.convert.pix2pix import drop_stale_instance_norm_stats
-from training.export import export_pack, render_card
+from training.eval.cards import render_card
+from training.export import export_pack
 from training.nets.bopbtl_detect import ScratchProbability, ScratchUNet, detect_config
 from training.nets.bopbtl_face import LOAD_SIZE, SPADEGenerator, face_config, fold_spectral_norm
 from training.nets.bopbtl_mapping import (

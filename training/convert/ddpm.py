@@ -20,7 +20,8 @@ from torch import nn
 
 from engine.models import Manifest, ModelPack, SizeRule, TensorSpec, Tiling
 from training.convert.checkpoint import CheckpointError
-from training.export import export_pack, render_card
+from training.eval.cards import render_card
+from training.export import export_pack
 
 HELP = "diffusers DDPM folder (unet/ + scheduler/, google/ddpm-* layout) -> ddpm-eps pack"
 WEIGHT_FILES = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin")

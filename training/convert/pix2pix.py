@@ -17,7 +17,8 @@ import torch
 
 from engine.models import Manifest, ModelPack, SizeRule, TensorSpec, Tiling, sha256_of
 from training.convert.checkpoint import CheckpointError, load_state_dict_file, load_strict
-from training.export import batchnorm_to_instancenorm, export_pack, render_card
+from training.eval.cards import render_card
+from training.export import batchnorm_to_instancenorm, export_pack
 from training.nets.pix2pix import Norm, UnetGenerator
 
 HELP = "official pix2pix generator (latest_net_G.pth) -> sketch2photo pack"

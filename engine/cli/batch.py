@@ -48,11 +48,11 @@ OPTIONS: dict[str, tuple[str, dict[str, Any], Any]] = {
 }
 
 
-def add_batch_command(sub: argparse._SubParsersAction) -> None:
-    """``heirloom batch``: the task options are listed once, in :data:`OPTIONS`."""
-    parser = sub.add_parser(
-        "batch", help="run a task over a whole folder, resumable, locally or on a Ray cluster"
-    )
+HELP = "run a task over a whole folder, resumable, locally or on a Ray cluster"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The task options are listed once, in :data:`OPTIONS`."""
     parser.add_argument("source", type=Path, help="folder of photos (sub-folders included)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     parser.add_argument("--task", choices=sorted(TASKS), default="restore")
@@ -76,7 +76,6 @@ def add_batch_command(sub: argparse._SubParsersAction) -> None:
         "--overwrite", action="store_true", help="replace outputs this batch did not write"
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-    parser.set_defaults(func=cmd_batch)
 
 
 def task_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -179,7 +178,7 @@ def _spec(
     )
 
 
-def cmd_batch(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Plan from the ledger, run what is left, print the summary; exit 2 if a file failed."""
     options = task_options(args)
     if args.address and args.engine != "ray":

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from engine.pipelines.prepass import fill_and_denoise
+from engine.ops.prepass import fill_and_denoise
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def tune_hat(
     thresholds: tuple[float, ...] = tuple(np.round(np.arange(0.02, 0.3, 0.02), 2)),
 ) -> tuple[HatParams, float]:
     """Grid-search kernel and threshold for the best pooled F1 on (gray, true mask) pairs."""
-    from bench.metrics import pooled_mask_scores
+    from training.eval.metrics import pooled_mask_scores
 
     best, best_f1 = HatParams(), -1.0
     for kernel in kernels:
@@ -57,7 +57,7 @@ def tune_hat(
 def classical_restore(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Telea inpainting of ``mask`` then non-local-means denoising; HxWx3 in [0, 1].
 
-    The same code as the engine's pre-pass (engine/pipelines/prepass.py), so "ours
+    The same code as the engine's pre-pass (engine/ops/prepass.py), so "ours
     versus classical" compares the learned refinement with exactly its starting point.
     """
     return fill_and_denoise(image, mask)

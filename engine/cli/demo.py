@@ -1,4 +1,5 @@
-"""`make demo`: the main jobs, headless, on the bundled samples, results in ``out/``.
+"""`make demo` (``python -m engine.cli.demo OUT``): the main jobs, headless, on the
+bundled samples, results in ``OUT`` (``out/``).
 
 Each step is a plain ``heirloom`` command line, printed before it runs, so the demo
 doubles as a tour of the CLI. A step whose model pack is not installed is skipped

@@ -1,4 +1,5 @@
-"""``heirloom detect-scratches`` and ``heirloom restore`` (one photo or a whole folder).
+"""``heirloom restore``: one photo, or every photo in a folder (not resumable: for
+collections, ``heirloom batch``).
 
 A user mask of another size is resized (with a warning) when its aspect ratio
 matches the photo's, because masks painted on a downsized copy are common; any
@@ -16,56 +17,43 @@ import numpy as np
 
 from engine import arrays
 from engine.cancel import CancelToken
-from engine.console import ConsoleProgress
+from engine.cli.console import ConsoleProgress
 from engine.errors import Cancelled, HeirloomError
 from engine.files import check_outputs, same_file
 from engine.images import FORMATS, LoadedImage, check_writable, load_image, save_image
 from engine.limits import QUALITY, SMOOTHING, THRESHOLD, TILE
-from engine.pipelines.restore import RestoreOptions, detect_scratches, restore_photo
+from engine.pipelines.restore import RestoreOptions, restore_photo
+from engine.runtime import DEVICES
+
+HELP = "restore a photo, or every photo in a folder"
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
-    detect = sub.add_parser("detect-scratches", help="find scratches and dust; write the mask")
-    detect.add_argument("input", type=Path)
-    detect.add_argument(
-        "-o", "--output", type=Path, required=True, help="mask PNG (white = damage)"
-    )
-    detect.add_argument("--threshold", type=THRESHOLD.parse, help="0..1 (default: the model's)")
-    detect.add_argument("--prob", type=Path, help="also write the probability map here")
-    _common(detect)
-    detect.set_defaults(func=cmd_detect)
-
-    restore = sub.add_parser("restore", help="restore a photo, or every photo in a folder")
-    restore.add_argument("input", type=Path, help="a photo or a folder of photos")
-    restore.add_argument("-o", "--output", type=Path, required=True, help="file, or folder")
-    restore.add_argument(
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", type=Path, help="a photo or a folder of photos")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="file, or folder")
+    parser.add_argument(
         "--scratches", default="auto", help="auto (detect), off, or a mask image (white = damage)"
     )
-    restore.add_argument("--threshold", type=THRESHOLD.parse, help="scratch threshold 0..1")
-    restore.add_argument("--faces", action=argparse.BooleanOptionalAction, default=True)
-    restore.add_argument("--colour", action="store_true", help="keep RGB output for gray scans")
-    restore.add_argument(
+    parser.add_argument("--threshold", type=THRESHOLD.parse, help="scratch threshold 0..1")
+    parser.add_argument("--faces", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--colour", action="store_true", help="keep RGB output for gray scans")
+    parser.add_argument(
         "--smoothing",
         type=SMOOTHING.parse,
         default=1.0,
         help="0..1: how much of the denoising to keep outside the damage (0 keeps the grain)",
     )
-    restore.add_argument("--save-mask", type=Path, help="write the damage mask used")
-    restore.add_argument("--bit-depth", type=int, choices=(8, 16), help="default: the input's")
-    restore.add_argument("--quality", type=QUALITY.parse, default=95, help="JPEG/WebP quality")
-    restore.add_argument(
+    parser.add_argument("--save-mask", type=Path, help="write the damage mask used")
+    parser.add_argument("--bit-depth", type=int, choices=(8, 16), help="default: the input's")
+    parser.add_argument("--quality", type=QUALITY.parse, default=95, help="JPEG/WebP quality")
+    parser.add_argument(
         "--tile",
         type=TILE.parse,
         help=f"tile size in pixels, {TILE.describe()} (default: from memory)",
     )
-    restore.add_argument("--model", help="restore pack name (default: best installed)")
-    restore.add_argument("--detector", help="scratch-detect pack name")
-    _common(restore)
-    restore.set_defaults(func=cmd_restore)
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
+    parser.add_argument("--model", help="restore pack name (default: best installed)")
+    parser.add_argument("--detector", help="scratch-detect pack name")
+    parser.add_argument("--device", choices=DEVICES, default="auto")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
@@ -86,27 +74,6 @@ def _user_mask(path: Path, height: int, width: int) -> np.ndarray:
         )
         mask = arrays.resize_plane(mask, width, height)
     return mask > 0.5
-
-
-def cmd_detect(args: argparse.Namespace) -> int:
-    check_outputs([args.input], [args.output, args.prob])
-    check_writable(args.output, args.overwrite)
-    if args.prob:
-        check_writable(args.prob, args.overwrite)
-    photo = load_image(args.input)
-    progress = ConsoleProgress(quiet=args.quiet)
-    options = RestoreOptions(threshold=args.threshold, device=args.device)
-    result = detect_scratches(photo.pixels, options, progress.emitter(), CancelToken())
-    progress.done()
-    mask = result.images["mask"]
-    save_image(args.output, mask.astype(np.float32), overwrite=args.overwrite)
-    if args.prob:
-        save_image(args.prob, result.images["prob"], bit_depth=16, overwrite=args.overwrite)
-    print(
-        f"{args.output}: {mask.mean() * 100:.2f}% marked as damage "
-        f"({result.info['model']}, threshold {result.info['threshold']}, {result.info['device']})"
-    )
-    return 0
 
 
 def _restore_one(photo: LoadedImage, output: Path, args: argparse.Namespace, quiet: bool) -> dict:
@@ -162,7 +129,7 @@ def _check_paths(source: Path, output: Path, args: argparse.Namespace) -> None:
         check_writable(mask, args.overwrite)
 
 
-def cmd_restore(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     if args.input.is_dir():
         return _restore_folder(args)
     _check_paths(args.input, args.output, args)

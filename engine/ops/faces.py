@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from engine.adapter import PackAdapter
 from engine.cancel import NEVER, CancelToken
 from engine.models import Registry
-from engine.runtime import Device, Session, open_pack
+from engine.runtime import Device
 
 STAGES = ("pnet", "rnet", "onet")
 OUTPUTS = ["box_reg", "prob", "landmarks"]  # graph output names, as the packs' manifests list
+PIXEL_SCALE = 255.0  # the cascade works on pixels in 0..255, as MTCNN's box maths does
 BATCH = 256  # crops per RNet/ONet call: bounds memory on photos with many candidates
 PREFILTER_STEP = 1.5  # warps shrinking more than this are antialiased first
 
@@ -53,15 +55,14 @@ class Face:
 
 @dataclass(frozen=True)
 class FaceDetector:
-    """The three MTCNN stage sessions and the cascade settings from their manifests."""
+    """The three MTCNN stages (each fed through its pack's adapter, which applies the
+    pack's mean and std) and the cascade settings from their manifests."""
 
-    pnet: Session
-    rnet: Session
-    onet: Session
+    pnet: PackAdapter
+    rnet: PackAdapter
+    onet: PackAdapter
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
     factor: float = 0.709
-    mean: float = 127.5
-    std: float = 128.0
 
     @classmethod
     def from_registry(
@@ -70,25 +71,25 @@ class FaceDetector:
         """Open the installed face-detect-{pnet,rnet,onet} packs on ``device``."""
         registry = registry or Registry()
         packs = [registry.for_task(f"face-detect-{stage}") for stage in STAGES]
-        sessions = [open_pack(pack, device) for pack in packs]
+        stages = [PackAdapter.open(pack, device) for pack in packs]
         options = packs[0].manifest.options
         return cls(
-            *sessions,
+            *stages,
             thresholds=tuple(
                 float(p.manifest.options.get("threshold", t))
                 for p, t in zip(packs, cls.thresholds, strict=True)
             ),
             factor=float(options.get("factor", cls.factor)),
-            mean=float(options.get("mean", cls.mean)),
-            std=float(options.get("std", cls.std)),
         )
 
-    def normalise(self, pixels: np.ndarray) -> np.ndarray:
-        """HxWx3 [0, 255] (or NxHxWx3) -> NCHW float32 in the nets' input range."""
-        batch = pixels if pixels.ndim == 4 else pixels[None]
-        return np.ascontiguousarray(
-            ((batch - self.mean) / self.std).transpose(0, 3, 1, 2), dtype=np.float32
-        )
+
+def _feed(stage: PackAdapter, pixels: np.ndarray) -> np.ndarray:
+    """HxWx3 [0, 255] (or NxHxWx3) -> NCHW float32 in the stage's input range."""
+    batch = pixels if pixels.ndim == 4 else pixels[None]
+    return np.ascontiguousarray(
+        stage.to_model(batch, "image", scale=PIXEL_SCALE).transpose(0, 3, 1, 2),
+        dtype=np.float32,
+    )
 
 
 # --- detection ------------------------------------------------------------------
@@ -138,7 +139,7 @@ def mirror_scores(
         side = max(x1 - x0, y1 - y0)
         boxes.append([x0 + 1.0, y0 + 1.0, x0 + side, y0 + side, face.score])
     _, crops = _crops(_rgb255(image), np.array(boxes), 48)  # detected boxes touch the image
-    mirrored = detector.normalise(np.ascontiguousarray(crops[:, :, ::-1]))
+    mirrored = _feed(detector.onet, np.ascontiguousarray(crops[:, :, ::-1]))
     _, prob, _ = _run_batched(detector.onet, mirrored, OUTPUTS, cancel)
     return prob[:, 0]
 
@@ -198,7 +199,8 @@ def _propose(
     found = []
     for scale in _scales(height, width, min_face, detector.factor):
         level = _resize(rgb, int(width * scale + 1), int(height * scale + 1))
-        reg, prob = detector.pnet.run({"image": detector.normalise(level)}, cancel, OUTPUTS[:2])
+        feeds = {"image": _feed(detector.pnet, level)}
+        reg, prob = detector.pnet.run(feeds, cancel, OUTPUTS[:2])
         boxes = _window_boxes(reg[0], prob[0, 0], scale, detector.thresholds[0])
         found.append(boxes[_nms(boxes, 0.5)])
     boxes = np.concatenate(found) if found else np.zeros((0, 9), np.float32)
@@ -227,7 +229,7 @@ def _refine(
     boxes, crops = _crops(rgb, boxes, 24)
     if not len(crops):
         return boxes[:, :5]
-    reg, prob = _run_batched(detector.rnet, detector.normalise(crops), OUTPUTS[:2], cancel)
+    reg, prob = _run_batched(detector.rnet, _feed(detector.rnet, crops), OUTPUTS[:2], cancel)
     keep = prob[:, 0] > detector.thresholds[1]
     boxes = np.column_stack([boxes[keep, :4], prob[keep, 0]])
     reg = reg[keep]
@@ -242,7 +244,7 @@ def _output(
     boxes, crops = _crops(rgb, boxes, 48)
     if not len(crops):
         return boxes[:, :5], np.zeros((0, 5, 2))
-    reg, prob, marks = _run_batched(detector.onet, detector.normalise(crops), OUTPUTS, cancel)
+    reg, prob, marks = _run_batched(detector.onet, _feed(detector.onet, crops), OUTPUTS, cancel)
     keep = prob[:, 0] > detector.thresholds[2]
     boxes = np.column_stack([boxes[keep, :4], prob[keep, 0]])
     reg, marks = reg[keep], marks[keep]
@@ -256,10 +258,10 @@ def _output(
 
 
 def _run_batched(
-    session: Session, batch: np.ndarray, outputs: list[str], cancel: CancelToken
+    stage: PackAdapter, batch: np.ndarray, outputs: list[str], cancel: CancelToken
 ) -> list[np.ndarray]:
     parts = [
-        session.run({"image": batch[i : i + BATCH]}, cancel, outputs)
+        stage.run({"image": batch[i : i + BATCH]}, cancel, outputs)
         for i in range(0, len(batch), BATCH)
     ]
     return [np.concatenate(outputs) for outputs in zip(*parts, strict=True)]

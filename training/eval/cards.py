@@ -1,12 +1,31 @@
-"""Side-by-side pictures for model cards: rows of images under column titles."""
+"""Model cards: the Markdown text every pack carries and its side-by-side pictures.
+
+Every trainer, converter and exporter renders its card here, so all cards have the
+same required sections; measured figures belong in a card (and in
+docs/bench-results.md), where they are dated by the pack's version.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+CARD_SECTIONS = ("Architecture", "Data", "Training", "Metrics", "Licence")
+
+
+def render_card(title: str, sections: Mapping[str, str]) -> str:
+    """A Markdown model card; the sections in ``CARD_SECTIONS`` are required.
+
+    The sha256 is appended by :func:`export_pack` once the graph exists.
+    """
+    missing = [s for s in CARD_SECTIONS if not sections.get(s, "").strip()]
+    if missing:
+        raise ValueError(f"model card '{title}' lacks sections: {', '.join(missing)}")
+    body = "\n\n".join(f"## {head}\n\n{text.strip()}" for head, text in sections.items())
+    return f"# {title}\n\n{body}\n"
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:

@@ -1,0 +1,8 @@
+"""``python -m engine.cli``: the ``heirloom`` command without its installed script."""
+
+import sys
+
+from engine.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
