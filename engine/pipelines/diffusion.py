@@ -83,14 +83,17 @@ class InpaintOptions(SamplerOptions):
     ``round(steps * strength)`` ancestral steps; ``jump_n_sample - 1`` resampling jumps
     of ``jump_length`` strided steps every ``jump_length`` steps (1 = no resampling).
     The defaults were chosen on validation holes (decision 0012): 4 model steps, each
-    one call for every window and draw of the photo."""
+    one call for every window and draw of the photo. A photo whose windows x draws
+    exceed ``step_images`` (a large one) is filled with one antithetic pair of draws
+    and, unless ``context`` is given, 4 px of context: see :func:`fill_budget`."""
 
     steps: int = 16
     sampler: Sampler = "ddpm"
     jump_length: int = 5
     jump_n_sample: int = 1
     context: int | None = None  # px around each core; None = an eighth of the model size
-    draws: int = 4  # fills sampled per window and averaged; see :func:`inpaint`
+    draws: int = 4  # fills sampled per window and averaged, in antithetic pairs; at most
+    step_images: int | None = 64  # windows x draws per step before the fill thins; None: never
     strength: float = 0.25  # 1: from pure noise; below: from a Telea fill noised this far
     max_batch: int = 64  # images per model call (windows x draws of a step); bounds memory
 
@@ -513,6 +516,8 @@ DEEP = 4  # a hole pixel farther than model side / DEEP from known pixels is "de
 INPAINT_CONTEXT_SHARE = 8  # default context: an eighth of the side (decision 0012)
 COARSE_REFINE = 0.3  # strength of the full-size fill over a coarse plan (from noise only)
 COVER_STRIDE = 4  # px at most between the window positions the cover chooses from
+THIN_DRAWS = 2  # draws of a photo over its step budget: one antithetic pair (decision 0012)
+THIN_CONTEXT_SHARE = 16  # its default context: a 16th of the side (4 px; fewer windows)
 
 
 def cover_windows(region: np.ndarray, size: tuple[int, int], context: int) -> list[Window]:
@@ -569,6 +574,39 @@ def cover_windows(region: np.ndarray, size: tuple[int, int], context: int) -> li
     return kept[::-1]
 
 
+def fill_budget(
+    region: np.ndarray, size: tuple[int, int], options: InpaintOptions, context: int
+) -> tuple[list[Window], int, int]:
+    """The windows, draws and context of a fill: the options' own, unless the photo's
+    windows x draws exceed ``options.step_images`` network images per model step (a
+    large photo: 1024x768 with brush holes needs ~170 windows at 8 px of context). Then
+    the draws fall to one antithetic pair (``THIN_DRAWS``) and a default context to a
+    16th of the model's side (4 px instead of 8), re-covered; on validation holes a
+    pair scored as well as 4 paired draws and better than 4 independent ones, and 4 px
+    of context as well as 8 (decision 0012). A photo of a few windows (256x256: 7-16)
+    keeps the defaults."""
+    windows = cover_windows(region, size, context)
+    budget, draws = options.step_images, options.draws
+    if budget is None or len(windows) * draws <= budget:
+        return windows, draws, context
+    draws = min(draws, THIN_DRAWS)
+    thin = min(size) // THIN_CONTEXT_SHARE
+    if options.context is None and context > thin:
+        context = thin
+        windows = cover_windows(region, size, context)
+    return windows, draws, context
+
+
+def _paired_noise(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Standard normal noise for ``n = shape[0]`` draws in antithetic pairs: the last
+    ``n // 2`` draws get the first ``n // 2`` draws' noise negated (an odd middle draw has
+    its own). The mean of a pair cancels what the fill does linearly with its noise, so
+    2 paired draws average out about as much as 4 independent ones (decision 0012)."""
+    draws = shape[0]
+    half = _noise(rng, (draws - draws // 2, *shape[1:]))
+    return np.concatenate([half, -half[: draws // 2]])
+
+
 def _window_weight(window: Window, size: tuple[int, int], context: int) -> np.ndarray:
     """Blending weight over a window: 1 in its core, falling linearly towards the window's
     inner borders (where it sees least), so overlapping windows defer to the one that
@@ -612,7 +650,8 @@ def _joint_fill(
     """RePaint every window of ``canvas`` at once, ``draws`` times; returns the mean clean
     picture (3 x H x W, model range).
 
-    The sampler state is one noisy picture per draw. At each step every window (of every
+    The sampler state is one noisy picture per draw, the draws' noise in antithetic
+    pairs (:func:`_paired_noise`). At each step every window (of every
     draw) is cut from it and all of them go to the model together, in calls of at most
     ``max_batch`` images; the predicted noise is blended back by the windows' weights
     and the step is taken on the whole picture, so overlapping windows agree as they
@@ -634,14 +673,14 @@ def _joint_fill(
         return int(timesteps[n - level]) if level >= 1 else -1
 
     if canvas.init is None:
-        x = _noise(rng, shape)
+        x = _paired_noise(rng, shape)
     else:
-        x = q_sample(canvas.init[None], schedule.abar(int(timesteps[0])), _noise(rng, shape))
+        x = q_sample(canvas.init[None], schedule.abar(int(timesteps[0])), _paired_noise(rng, shape))
         x = x.astype(np.float32)
     for here, there in zip(levels, levels[1:], strict=False):
         t, t_next = t_of(here), t_of(there)
         if there > here:
-            x = forward_jump(x, schedule.abar(t), schedule.abar(t_next), _noise(rng, shape))
+            x = forward_jump(x, schedule.abar(t), schedule.abar(t_next), _paired_noise(rng, shape))
             continue
         crops = np.stack(
             [x[:, :, w.y : w.y + height, w.x : w.x + width] for w in canvas.windows], axis=1
@@ -663,16 +702,16 @@ def _joint_fill(
         abar_t, abar_prev = schedule.abar(t), schedule.abar(t_next)
         last = t_next < 0
         if options.sampler == "ddpm":
-            noise = None if last else _noise(rng, shape)
+            noise = None if last else _paired_noise(rng, shape)
             x, x0 = ddpm_step(
                 x, blended, abar_t, abar_prev, noise, schedule.variance_type, schedule.clip_sample
             )
         else:
-            noise = _noise(rng, shape) if options.eta > 0 and not last else None
+            noise = _paired_noise(rng, shape) if options.eta > 0 and not last else None
             x, x0 = ddim_step(
                 x, blended, abar_t, abar_prev, options.eta, noise, schedule.clip_sample
             )
-        x = repaint_merge(x, known, keep, abar_prev, None if last else _noise(rng, shape))
+        x = repaint_merge(x, known, keep, abar_prev, None if last else _paired_noise(rng, shape))
         x = x.astype(np.float32)
         step(lambda x0=x0: show(keep * known + (1.0 - keep) * x0.mean(axis=0)))
     return x.mean(axis=0)
@@ -830,7 +869,9 @@ def inpaint(
     the fill starts from OpenCV's Telea fill noised to that level instead of from pure
     noise, so ``round(steps * strength)`` steps bring it back (SDEdit inside RePaint).
     The draws are averaged: one draw is a plausible texture, the mean of several
-    estimates what was really there (decision 0005). A hole too deep for windows
+    estimates what was really there (decision 0005); their noise comes in antithetic
+    pairs, and a photo of more windows x draws than ``step_images`` gets one pair and
+    less context (:func:`fill_budget`: a 1024x768 photo). A hole too deep for windows
     (:func:`deep_holes`) gets fine texture borrowed from around it after the fill
     (:mod:`engine.pipelines.texture`). From noise (strength 1) such a hole is first
     planned in one shrunk window (all such holes in one batch) and the fill refines
@@ -854,6 +895,8 @@ def inpaint(
         )
     if not 0.0 < options.strength <= 1.0:
         raise DiffusionError(f"strength must be above 0 and at most 1, not {options.strength}")
+    if options.step_images is not None and options.step_images < 1:
+        raise DiffusionError(f"step_images must be at least 1 or None, not {options.step_images}")
     pixels = _check_image(image, model)
     region = _check_mask(mask, pixels.shape)
     if region.all():
@@ -888,7 +931,7 @@ def inpaint(
         plans = _coarse_plans(model, colour, region, boxes, options, rng, ticker, calls, show_plans)
         start = show_plans(plans)
         ticker.stage = "inpainting"
-    windows = cover_windows(region, model.size, context)
+    windows, draws, context = fill_budget(region, model.size, options, context)
     canvas = _Canvas(
         known=model.to_model(colour).transpose(2, 0, 1),
         keep=(~region)[None].astype(np.float32),
@@ -899,7 +942,7 @@ def inpaint(
         model,
         canvas,
         options,
-        options.draws,
+        draws,
         timesteps,
         levels,
         rng,
@@ -919,7 +962,8 @@ def inpaint(
         windows=len(windows) + (len(boxes) if planned else 0),
         jump_length=options.jump_length,
         jump_n_sample=options.jump_n_sample,
-        draws=options.draws,
+        draws=draws,
+        context=context,
         strength=options.strength,
     )
     info["model_calls"] = calls[0]
