@@ -52,6 +52,13 @@ ROLES: dict[str, dict[str, Role]] = {
     "face-detect-rnet": FACE_DETECT,
     "face-detect-onet": FACE_DETECT,
     "sketch2photo": {"edges": Role(("edges", "sketch", "image", "input"))},
+    "sketch-into": {
+        "known": Role(("known",), default_range=(-1.0, 1.0)),
+        "region": Role(("region",)),
+        "edges": Role(("edges",), default_range=(-1.0, 1.0)),
+        "hints": Role(("hints",), default_range=(-1.0, 1.0)),
+        "hint_mask": Role(("hint_mask",)),
+    },
     "ddpm-eps": {
         "sample": Role(("sample", "x", "image"), default_range=(-1.0, 1.0)),
         "timestep": Role(("timestep", "t"), layout="N"),

@@ -36,6 +36,7 @@ TASKS = (
     "face-detect-onet",
     "face-enhance",
     "sketch2photo",
+    "sketch-into",
     "ddpm-eps",
     "test",
 )
@@ -363,6 +364,18 @@ def check_task_io(manifest: Manifest) -> None:
             problem = "needs one NCHW edge-map input with 1 or 3 channels"
         elif len(outs) != 1 or not _image_like(outs[0], (1, 3)):
             problem = "needs one NCHW photo output with 1 or 3 channels"
+    elif task == "sketch-into":
+        wanted = {"known": 3, "region": 1, "edges": 1, "hints": 3, "hint_mask": 1}
+        named = {s.name: s for s in ins}
+        if set(named) != set(wanted) or not all(
+            _image_like(named[name], (channels,)) for name, channels in wanted.items()
+        ):
+            problem = (
+                "needs five NCHW inputs: known (3 channels), region (1), edges (1), "
+                "hints (3), hint_mask (1)"
+            )
+        elif len(outs) != 1 or not _image_like(outs[0], (3,)):
+            problem = "needs one 3-channel NCHW photo output"
     elif task == "ddpm-eps":
         images = [s for s in ins if s.layout == "NCHW"]
         steps = [s for s in ins if s.layout == "N"]

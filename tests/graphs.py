@@ -218,3 +218,57 @@ def build_prepass_restorer(path: Path) -> Path:
         [zero],
     )
     return _save_graph(graph, path)
+
+
+SKETCH_INTO_INPUTS = {"known": 3, "region": 1, "edges": 1, "hints": 3, "hint_mask": 1}
+
+
+def build_sketch_into_model(path: Path, seed: int = 0) -> Path:
+    """A tiny ``sketch-into`` graph: the five inputs concatenated, two 3x3 convs, tanh.
+
+    Sizes must be multiples of 2 (a stride-2 conv and a transposed conv), like a U-Net,
+    so the engine's padding to the size rule is exercised.
+    """
+    rng = np.random.default_rng(seed)
+    names = list(SKETCH_INTO_INPUTS)
+    inputs = [
+        helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", c, "H", "W"])
+        for n, c in SKETCH_INTO_INPUTS.items()
+    ]
+    nodes = [helper.make_node("Concat", names, ["joined"], axis=1)]
+    down, down_params = _conv("down", "joined", "h0", sum(SKETCH_INTO_INPUTS.values()), 8, rng, 2)
+    up, up_params = _conv("up", "r0", "h1", 8, 8, rng, transpose=True)
+    head, head_params = _conv("head", "h1", "logits", 8, 3, rng)
+    nodes += [down, helper.make_node("Relu", ["h0"], ["r0"]), up, head]
+    nodes.append(helper.make_node("Tanh", ["logits"], ["photo"]))
+    graph = helper.make_graph(
+        nodes,
+        "tiny-sketch-into",
+        inputs,
+        [helper.make_tensor_value_info("photo", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        down_params + up_params + head_params,
+    )
+    return _save_graph(graph, path)
+
+
+def sketch_into_pack(root: Path, name: str = "tiny-sketch-into") -> Path:
+    """A user models folder holding one tiny ``sketch-into`` pack; returns ``root``."""
+    models = root / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    ranges = {"region": (0.0, 1.0), "hint_mask": (0.0, 1.0)}
+    manifest = tiny_manifest(
+        name,
+        task="sketch-into",
+        inputs=tuple(
+            TensorSpec(n, "NCHW", c, "float32", ranges.get(n, (-1.0, 1.0)))
+            for n, c in SKETCH_INTO_INPUTS.items()
+        ),
+        outputs=(TensorSpec("photo", "NCHW", 3, "float32", (-1.0, 1.0)),),
+        size_rule=SizeRule(2, 2),
+        tiling=Tiling(False, 0),
+    )
+    scratch = root / "graph.onnx"
+    build_sketch_into_model(scratch)
+    write_pack(models / name, scratch, manifest, "# tiny sketch-into test graph\n")
+    scratch.unlink()
+    return root

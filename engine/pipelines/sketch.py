@@ -38,10 +38,12 @@ from engine.runtime import Device
 from engine.tiling import padded_size
 
 __all__ = [
+    "IntoOptions",
     "NormalisedSketch",
     "SketchError",
     "SketchOptions",
     "normalise_sketch",
+    "sketch_into_photo",
     "sketch_to_photo",
     "trace_edges",
 ]
@@ -211,4 +213,156 @@ def sketch_to_photo(
     return Result(
         images={"photo": photo.astype(np.float32), "edges": sketch.edges},
         info={"device": model.describe(), "model": pack.name, "inverted": sketch.inverted},
+    )
+
+
+# --- drawing into a photo -------------------------------------------------------
+
+INTO_TASK = "sketch-into"
+CONTEXT = 0.25  # known photo around the region, as a share of the region's box side
+MIN_CONTEXT = 32  # px: even a small region sees this much of its surroundings
+
+
+@dataclass(frozen=True)
+class IntoOptions:
+    """How to redraw a region of a photo.
+
+    ``model``: a ``sketch-into`` pack name, or None for the preferred one. ``thin`` as in
+    :class:`SketchOptions`. ``max_side``: the region's crop (with its context) is run
+    shrunk to at most this side, and the result enlarged, which bounds the live mode.
+    """
+
+    model: str | None = None
+    device: Device = "auto"
+    thin: bool = True
+    max_side: int = 1024
+
+
+def drawn_lines(edges: np.ndarray, thin: bool = True) -> np.ndarray:
+    """The user's lines as 0 on 1, like :func:`normalise_sketch`, except that an empty
+    canvas is allowed: a region may be redrawn from colours and surroundings alone."""
+    pixels = np.asarray(edges, np.float32)
+    gray = arrays.luma(pixels) if pixels.ndim == 3 and pixels.shape[2] == 3 else pixels
+    gray = gray[..., 0] if gray.ndim == 3 else gray
+    if float(np.median(gray)) - float(gray.min()) < MIN_CONTRAST:
+        return np.ones(gray.shape, np.float32)
+    return normalise_sketch(pixels, thin=thin).edges
+
+
+def _box(region: np.ndarray) -> tuple[int, int, int, int]:
+    """The region's bounding box grown by its context, clipped: (top, bottom, left, right)."""
+    ys, xs = np.nonzero(region)
+    top, bottom, left, right = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    margin = max(MIN_CONTEXT, round(CONTEXT * max(bottom - top, right - left)))
+    height, width = region.shape
+    return (
+        max(0, top - margin),
+        min(height, bottom + margin),
+        max(0, left - margin),
+        min(width, right + margin),
+    )
+
+
+def _checked_region(region: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    region = np.asarray(region)
+    region = region[..., 0] if region.ndim == 3 else region
+    if region.shape != shape:
+        raise SketchError(
+            f"the region mask is {region.shape[1]}x{region.shape[0]} but the photo is "
+            f"{shape[1]}x{shape[0]}; they must be the same size"
+        )
+    inside = region > 0.5
+    if not inside.any():
+        raise SketchError("the region to redraw is empty; paint (white) where to redraw")
+    return inside
+
+
+def sketch_into_photo(
+    photo: np.ndarray,
+    region: np.ndarray,
+    edges: np.ndarray,
+    hints: np.ndarray | None = None,
+    hint_mask: np.ndarray | None = None,
+    options: IntoOptions = IntoOptions(),
+    emit: Emitter | None = None,
+    cancel: CancelToken = NEVER,
+    registry: Registry | None = None,
+) -> Result:
+    """Redraw ``region`` of ``photo`` to follow the lines in ``edges`` (and the colours
+    in ``hints``) with a ``sketch-into`` pack.
+
+    ``photo`` HxW(xC) in [0, 1]; ``region`` HxW, > 0.5 = redraw (the whole frame draws
+    from scratch); ``edges`` HxW(xC) black lines on white, only their part inside the
+    region is used; ``hints`` HxWx3 colours where ``hint_mask`` (HxW) > 0.5. Only a crop
+    around the region runs (its box plus some context), so a small region is fast on a
+    big photo. Returns ``images={"photo": HxWx3, "edges": HxW}``, the photo equal to the
+    input outside the region bit for bit, and ``info`` with ``device``, ``model``,
+    ``region_share`` and ``box``.
+    """
+    emit = emit or silent()
+    emit.progress(0.0, "preparing sketch")
+    image = arrays.rgb(np.asarray(photo, np.float32))
+    shape = image.shape[:2]
+    inside = _checked_region(region, shape)
+    lines = drawn_lines(edges, thin=options.thin)
+    if lines.shape != shape:
+        raise SketchError(
+            f"the drawing is {lines.shape[1]}x{lines.shape[0]} but the photo is "
+            f"{shape[1]}x{shape[0]}; they must be the same size"
+        )
+    if hints is None or hint_mask is None:
+        colours, dabs = np.zeros_like(image), np.zeros(shape, bool)
+    else:
+        colours, dabs = arrays.rgb(np.asarray(hints, np.float32)), np.asarray(hint_mask) > 0.5
+        if colours.shape[:2] != shape or dabs.shape != shape:
+            raise SketchError("the colour hints must be the same size as the photo")
+    cancel.check()
+    pack = (registry or Registry()).for_task(INTO_TASK, options.model)
+    model = PackAdapter.open(pack, options.device)
+    top, bottom, left, right = _box(inside)
+    crop = (slice(top, bottom), slice(left, right))
+    height, width = bottom - top, right - left
+    scale = min(1.0, options.max_side / max(height, width))
+    fed_h, fed_w = max(1, round(height * scale)), max(1, round(width * scale))
+    known = arrays.resize(image[crop], fed_w, fed_h)
+    area = arrays.resize_plane(inside[crop].astype(np.float32), fed_w, fed_h) > 0.5
+    ink = lines[crop] if scale == 1.0 else _shrink(lines[crop], fed_h, fed_w, options.thin)
+    ink = np.where(area, ink, 1.0)
+    dab = arrays.resize_plane(dabs[crop].astype(np.float32), fed_w, fed_h) > 0.5
+    dab &= area
+    tint = arrays.resize(colours[crop], fed_w, fed_h)
+    pad_h, pad_w = model.padded_size(fed_h, fed_w)
+    pads = ((0, pad_h - fed_h), (0, pad_w - fed_w))
+
+    def nchw(values: np.ndarray) -> np.ndarray:
+        planes = values if values.ndim == 3 else values[..., None]
+        return np.ascontiguousarray(planes.transpose(2, 0, 1)[None], np.float32)
+
+    area_f, dab_f = area.astype(np.float32), dab.astype(np.float32)
+    feeds = {
+        "known": nchw(np.pad(model.to_model(known, "known"), (*pads, (0, 0)), mode="edge"))
+        * (1 - nchw(np.pad(area_f, pads))),
+        "region": nchw(np.pad(area_f, pads)),
+        "edges": nchw(np.pad(model.to_model(ink, "edges"), pads, constant_values=1.0)),
+        "hints": nchw(np.pad(model.to_model(tint, "hints"), (*pads, (0, 0))))
+        * nchw(np.pad(dab_f, pads)),
+        "hint_mask": nchw(np.pad(dab_f, pads)),
+    }
+    emit.progress(0.2, "drawing", f"{pack.name} on {model.describe()}")
+    output = model.run(feeds, cancel)[0]
+    drawn = model.from_model(output[0].transpose(1, 2, 0))[:fed_h, :fed_w]
+    drawn = arrays.rgb(drawn)
+    if (fed_h, fed_w) != (height, width):
+        drawn = arrays.resize(drawn, width, height)
+    result = image.copy()
+    result[crop] = np.where(inside[crop][..., None], drawn, image[crop])
+    emit.progress(1.0, "done")
+    return Result(
+        images={"photo": result, "edges": np.where(inside, lines, 1.0).astype(np.float32)},
+        info={
+            "device": model.describe(),
+            "model": pack.name,
+            "region_share": round(float(inside.mean()), 4),
+            "box": (top, left, height, width),
+        },
     )
