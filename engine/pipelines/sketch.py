@@ -252,7 +252,8 @@ def drawn_lines(edges: np.ndarray, thin: bool = True) -> np.ndarray:
 def _box(region: np.ndarray) -> tuple[int, int, int, int]:
     """The region's bounding box grown by its context, clipped: (top, bottom, left, right)."""
     ys, xs = np.nonzero(region)
-    top, bottom, left, right = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    top, bottom = int(ys.min()), int(ys.max()) + 1
+    left, right = int(xs.min()), int(xs.max()) + 1
     margin = max(MIN_CONTEXT, round(CONTEXT * max(bottom - top, right - left)))
     height, width = region.shape
     return (
