@@ -1,11 +1,13 @@
 """Sketch to photo: line drawings in, pix2pix-style generated photos out.
 
-Two user tasks share the conventions of pix2pix's edges2* models, black 1-px lines
+Three user tasks share the conventions of pix2pix's edges2* models, black 1-px lines
 (0.0) on white (1.0):
 
 - :func:`trace_edges` (from :mod:`engine.ops.edges`) makes such a drawing from a
   photo, for the user to edit;
-- :func:`sketch_to_photo` feeds a drawing to a ``sketch2photo`` pack.
+- :func:`sketch_to_photo` feeds a whole drawing to a ``sketch2photo`` pack;
+- :func:`sketch_into_photo` redraws one region of a real photo along the lines drawn
+  in it, optionally with colour hints, with a ``sketch-into`` pack (decision 0015).
 
 What users hand us is rarely what the model was trained on, so :func:`normalise_sketch`
 first turns white-on-black drawings the right way round, refuses photos (see
@@ -14,11 +16,11 @@ silently), and thins soft, thick pen strokes to 1-px lines. The canvas is then p
 with paper to the pack's size rule (unet_256 packs need multiples of 256) and the
 result cropped back, so any canvas size works, down to a few pixels.
 
-There is no "region around the last stroke" mode, on purpose: a unet_256 generator's
-bottleneck sees the whole 256 px canvas, so a stroke changes the photo everywhere and
-a cropped run would not match the whole run (not seamless); and the whole canvas is
-already fast (our pack: ~4 ms at 256x256, ~15 ms at 512x512 on two CPU cores), so a
-region run would buy nothing the live mode needs.
+Whole-drawing generation has no "region around the last stroke" mode, on purpose: the
+generator's bottleneck sees the whole canvas, so a stroke changes the photo everywhere
+and a cropped run would not match the whole run. Drawing *into* a photo is different:
+everything outside the region is known and kept, so only a crop around the region
+(with some context) runs, and its result is pasted inside the region only.
 """
 
 from __future__ import annotations
