@@ -76,7 +76,8 @@ def add_diffuse_commands(sub: argparse._SubParsersAction) -> None:
         "--draws",
         type=DRAWS.parse,
         default=InpaintOptions.draws,
-        help="fills averaged per window: more is closer to the truth and slower; 1 = grainy",
+        help="fills averaged per window (in antithetic pairs): more is closer to the truth "
+        "and slower; 1 = grainy; a photo of many windows (1024x768) is filled with 2",
     )
     fill.add_argument(
         "--strength",

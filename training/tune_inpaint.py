@@ -97,6 +97,16 @@ CONFIGS: dict[str, dict] = {
     "s0.25-n16-r1-d2-c4": {"steps": 16, "jump_n_sample": 1, "draws": 2, "context": 4},
     "s0.25-n16-r1-d1-c4": {"steps": 16, "jump_n_sample": 1, "draws": 1, "context": 4},
     "s0.25-n8-r1-d2-c4": {"steps": 8, "jump_n_sample": 1, "draws": 2, "context": 4},
+    "s0.25-n12-r1-d2-c4": {"steps": 12, "jump_n_sample": 1, "draws": 2, "context": 4},
+    "s0.3-n10-r1-d2-c4": {
+        "steps": 10,
+        "jump_n_sample": 1,
+        "draws": 2,
+        "strength": 0.3,
+        "context": 4,
+    },
+    "s0.25-n16-r1-d2-c0": {"steps": 16, "jump_n_sample": 1, "draws": 2, "context": 0},
+    "s0.25-n12-r1-d2-c0": {"steps": 12, "jump_n_sample": 1, "draws": 2, "context": 0},
 }
 
 

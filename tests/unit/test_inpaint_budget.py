@@ -48,7 +48,7 @@ def test_a_photo_over_the_step_budget_is_filled_with_one_pair_and_less_context(
     result = fill(registry, mask, max_batch=8)
     info = result.info
     assert info["draws"] == diffusion.THIN_DRAWS == 2
-    assert info["context"] == SIZE // diffusion.THIN_CONTEXT_SHARE < SIZE // 8
+    assert info["context"] == diffusion.THIN_CONTEXT == 0
     thin = diffusion.cover_windows(mask, (SIZE, SIZE), info["context"])
     assert info["windows"] == len(thin) < len(wide)
     # the network sees windows x 2 images a step, in calls of max_batch
