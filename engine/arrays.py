@@ -53,11 +53,14 @@ def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     return out
 
 
+LUMA = (0.299, 0.587, 0.114)  # Rec. 601 weights of R, G, B: the one copy of them
+
+
 def luma(image: np.ndarray) -> np.ndarray:
     """Rec. 601 luma as HxW (gray images pass through)."""
     if image.shape[2] == 1:
         return image[..., 0]
-    return (image @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.float32)
+    return (image @ np.array(LUMA, np.float32)).astype(np.float32)
 
 
 def to_channels(image: np.ndarray, channels: int) -> np.ndarray:

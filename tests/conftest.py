@@ -12,6 +12,16 @@ from engine.models import write_pack
 from graphs import build_conv_model, tiny_manifest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+GUI_TESTS = Path(__file__).resolve().parent / "gui"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in tests/gui, and any other that drives widgets (it asks for pytest-qt's
+    ``qtbot``, as the GUI trust tests in tests/faults do), is a ``gui`` test:
+    ``-m "not gui"`` runs the rest without Qt, with no list of files to keep up to date."""
+    for item in items:
+        if GUI_TESTS in item.path.parents or "qtbot" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.gui)
 
 
 @pytest.fixture

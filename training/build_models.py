@@ -14,7 +14,7 @@ import sys
 STEPS: dict[str, list[str]] = {
     "corpus": ["training.data.corpus"],
     "samples": ["training.data.make_samples"],
-    "mtcnn": ["training.export_mtcnn"],
+    "mtcnn": ["training.convert.mtcnn"],
     "scratch": ["training.train_scratch"],
     "restore": ["training.train_restore"],
     "sketch-l1": ["training.train_pix2pix", "--l1-only"],  # the card's L1-only comparison

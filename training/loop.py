@@ -1,4 +1,16 @@
-"""What every trainer needs: resumable checkpoints, a time budget, a metrics log.
+"""The trainer skeleton every trainer is built on: arguments, resume, batches, the loop.
+
+A trainer (``train_*.py``) supplies its nets, one step function and its evaluation;
+this module supplies the rest, the same way for all of them:
+
+- :func:`trainer_arguments`: run folder, time and step budget, batch, crop size,
+  ``--device``, ``--workers``, ``--reuse``, threads, ``--export-only``/``--train-only``;
+- :func:`open_run`: resume from the run's checkpoint (or warm-start a new run);
+- :func:`batches`: batches made in worker processes and moved to the device, and the
+  record of how the run was trained (:func:`record_setup`, shown on model cards);
+- :func:`train`: the loop, with a learning-rate schedule (:func:`cosine`,
+  :func:`warm_up`, :func:`hold_then_decay`) and an after-step hook (:func:`ema_hook`),
+  logging, periodic checkpoints and the training clock.
 
 Runs live in ``runs/<name>/`` (git-ignored): ``checkpoint.pt`` (written to a
 temporary file and renamed, so a kill mid-save never corrupts it), ``log.jsonl``
@@ -13,7 +25,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,30 +148,43 @@ def budget_left(run: Run, minutes: float, steps: int) -> bool:
     return run.step < steps and run.elapsed < minutes * 60
 
 
-def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    """Exponential moving average of weights (what DDPM and many GANs sample with)."""
-    with torch.no_grad():
-        for e, p in zip(ema.parameters(), model.parameters(), strict=True):
-            e.mul_(decay).add_(p.detach(), alpha=1 - decay)
-        for e, b in zip(ema.buffers(), model.buffers(), strict=True):
-            e.copy_(b)
+# --- the arguments every trainer takes ------------------------------------------------
 
 
 def trainer_arguments(
-    description: str, run: str, minutes: float, steps: int, out: Path
+    description: str | None,
+    run: str | None,
+    minutes: float | None,
+    steps: int,
+    out: Path,
+    *,
+    batch: int = 8,
+    size: int = 128,
+    warm_start: bool = True,
 ) -> argparse.ArgumentParser:
-    """The options every supervised trainer shares (run folder, budget, batch, export)."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--run", default=run, help="run folder under runs/")
-    parser.add_argument("--minutes", type=float, default=minutes, help="training time budget")
-    parser.add_argument("--steps", type=int, default=steps, help="step budget (cosine schedule)")
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument(
-        "--from-pack",
-        type=Path,
-        help="a new run starts from this pack's weights (e.g. the shipped one) instead of random",
+    """The options every trainer shares: run folder, budget, batches (size, device,
+    workers, reuse), threads, export; a trainer adds its own to the parser it gets.
+
+    ``warm_start`` adds ``--from-pack`` (a new run starts from a pack's weights) for the
+    trainers whose packs can be loaded back into their nets (:mod:`training.warm_start`).
+    """
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--size", type=int, default=128, help="training crop side")
+    parser.add_argument("--run", default=run, help="run folder under the runs root")
+    parser.add_argument(
+        "--runs-root", "--runs-dir", type=Path, default=RUNS, help="where run folders live"
+    )
+    parser.add_argument("--minutes", type=float, default=minutes, help="training time budget")
+    parser.add_argument("--steps", type=int, default=steps, help="step budget")
+    parser.add_argument("--batch", type=int, default=batch)
+    if warm_start:
+        parser.add_argument(
+            "--from-pack",
+            type=Path,
+            help="a new run starts from this pack's weights (e.g. the shipped one), not random",
+        )
+    parser.add_argument("--size", type=int, default=size, help="training crop side")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
         "--workers", type=int, default=0, help="processes making batches (0: in the trainer)"
@@ -181,27 +206,158 @@ def trainer_arguments(
     return parser
 
 
-def fit_batches(
-    run: Run,
+def open_run(
+    args: argparse.Namespace,
     modules: dict[str, Any],
+    run: Run | None = None,
+    warm_start: Callable[[Path], str] | None = None,
+) -> Run:
+    """The run named by ``args`` with ``modules`` resumed from its checkpoint, or, for a new
+    run given ``--from-pack``, started from that pack's weights (``warm_start`` loads them
+    and says from what). ``--export-only`` without a checkpoint is refused."""
+    run = run or Run(args.run, args.runs_root)
+    if args.export_only and not run.checkpoint.exists():
+        raise SystemExit(f"nothing to export: {run.dir} has no checkpoint.pt; train first")
+    if run.resume(modules):
+        print(f"resumed {run.dir} at step {run.step}")
+    elif getattr(args, "from_pack", None) and warm_start is not None:
+        run.extra["continued_from"] = warm_start(args.from_pack)
+        print(f"starting from {run.extra['continued_from']}")
+    return run
+
+
+def batches(
     make: MakeBatch,
     paths: list[Path],
     args: argparse.Namespace,
-    loss_of: Callable[..., torch.Tensor],
-    *,
-    lr: float,
-) -> None:
-    """:func:`fit` on batches from ``make`` (workers, device and reuse as ``args`` say):
-    ``loss_of(*batch)`` is one step's loss. The workers start before the net moves to
-    the device (they never touch it), and the run records how it was trained."""
-    batches = trainer_batches(make, paths, args, seed=run.step)
-    modules["net"].to(args.device)
+    run: Run,
+    scale: tuple[float, float] = (0.35, 1.0),
+) -> Iterator[tuple[torch.Tensor, ...]]:
+    """Training batches as ``args`` say (workers, device, reuse), seeded by the run's step
+    so a resumed run does not replay its first crops; records how the run is trained.
+    Call it before moving nets to the device: its workers start now and never use them."""
+    stream = trainer_batches(make, paths, args, seed=run.step, scale=scale)
     record_setup(run, args)
+    return stream
 
-    def step_loss() -> torch.Tensor:
-        return loss_of(*next(batches))
 
-    fit(run, modules, step_loss, lr=lr, minutes=args.minutes, steps=args.steps)
+# --- learning rates and per-step hooks ------------------------------------------------
+
+LrSchedule = Callable[[float, int], float]
+"""(progress 0..1 of the budget, steps done) -> learning rate."""
+
+
+def cosine(lr: float, floor: float = 1e-5) -> LrSchedule:
+    """Cosine decay from ``lr`` to ``floor`` over the budget."""
+    return lambda progress, step: floor + (lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def warm_up(lr: float, steps: int) -> LrSchedule:
+    """A linear rise over the first ``steps`` steps, then constant (DDPM's recipe)."""
+    return lambda progress, step: lr * min(1.0, (step + 1) / steps)
+
+
+def hold_then_decay(lr: float) -> LrSchedule:
+    """Constant for the first half of the budget, then linearly to zero (pix2pix's)."""
+    return lambda progress, step: lr * min(1.0, 2.0 * (1.0 - progress))
+
+
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """Exponential moving average of weights (what DDPM and many GANs sample with)."""
+    with torch.no_grad():
+        for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+            e.mul_(decay).add_(p.detach(), alpha=1 - decay)
+        for e, b in zip(ema.buffers(), model.buffers(), strict=True):
+            e.copy_(b)
+
+
+def ema_hook(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> Callable[[int], None]:
+    """After each step: ``ema`` follows ``model``, with a short memory early in the run
+    (decay ``(1 + step) / (10 + step)`` until that exceeds ``decay``)."""
+
+    def after(step: int) -> None:
+        ema_update(ema, model, min(decay, (1 + step) / (10 + step)))
+
+    return after
+
+
+# --- the loop ---------------------------------------------------------------------------
+
+Step = Callable[[], dict[str, float]]
+"""One optimisation step (forward, backward, optimiser steps); returns what to log."""
+
+
+def train(
+    run: Run,
+    modules: dict[str, Any],
+    step: Step,
+    *,
+    lr: LrSchedule,
+    minutes: float,
+    steps: int,
+    log_every: int = 100,
+    save_every: int = 500,
+    after_step: Callable[[int], None] | None = None,
+    digits: int = 4,
+) -> None:
+    """Steps until the step or time budget is spent, for any trainer.
+
+    Before each step every optimiser in ``modules`` gets ``lr(progress, run.step)``;
+    after it ``after_step(run.step)`` runs (e.g. :func:`ema_hook`). The means of what the
+    steps return are logged every ``log_every`` steps (and at the end), everything in
+    ``modules`` is checkpointed every ``save_every`` steps and at the end, and the
+    training clock runs only inside this call.
+    """
+    optimisers = [m for m in modules.values() if isinstance(m, torch.optim.Optimizer)]
+    logged: dict[str, list[float]] = {}
+    rate = 0.0
+
+    def log() -> None:
+        means = {k: round(sum(v) / len(v), digits) for k, v in logged.items() if v}
+        run.log(**means, lr=round(rate, 8))
+        logged.clear()
+
+    run.start()
+    while budget_left(run, minutes, steps):
+        progress = min(1.0, max(run.step / steps, run.elapsed / (minutes * 60)))
+        rate = lr(progress, run.step)
+        for opt in optimisers:
+            for group in opt.param_groups:
+                group["lr"] = rate
+        for key, value in step().items():
+            logged.setdefault(key, []).append(value)
+        run.step += 1
+        if after_step is not None:
+            after_step(run.step)
+        if run.step % log_every == 0:
+            log()
+        if run.step % save_every == 0:
+            run.save(modules)
+    if logged:
+        log()
+    run.finish(modules)
+
+
+def supervised_step(
+    net: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    step_loss: Callable[[], torch.Tensor],
+    clip: float | None = 1.0,
+) -> Step:
+    """A :data:`Step` that minimises ``step_loss()``, with gradients clipped to ``clip``
+    (our nets without normalisation layers would diverge on a rare spike otherwise)."""
+    params = list(net.parameters())
+
+    def step() -> dict[str, float]:
+        loss = step_loss()
+        opt.zero_grad()
+        loss.backward()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(params, clip)
+        opt.step()
+        return {"loss": loss.item()}
+
+    return step
 
 
 def fit(
@@ -215,31 +371,38 @@ def fit(
     log_every: int = 100,
     save_every: int = 500,
 ) -> None:
-    """Adam steps until the budget is spent: cosine-decayed lr, clipped gradients.
-
-    ``modules`` must hold the net as "net" and its optimiser as "opt"; all of it is
-    checkpointed every ``save_every`` steps and at the end. Clipping matters for our
-    nets without normalisation layers, where a rare spike would otherwise diverge.
-    """
+    """:func:`train` for one net ("net") and its optimiser ("opt") on a loss:
+    cosine-decayed Adam steps with clipped gradients."""
     net, opt = modules["net"], modules["opt"]
-    params = list(net.parameters())
     net.train()
-    running: list[float] = []
-    run.start()
-    while budget_left(run, minutes, steps):
-        progress = min(1.0, max(run.step / steps, run.elapsed / (minutes * 60)))
-        for group in opt.param_groups:
-            group["lr"] = 1e-5 + (lr - 1e-5) * 0.5 * (1 + math.cos(math.pi * progress))
-        loss = step_loss()
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        run.step += 1
-        running.append(loss.item())
-        if run.step % log_every == 0:
-            run.log(loss=round(sum(running) / len(running), 4), lr=opt.param_groups[0]["lr"])
-            running = []
-        if run.step % save_every == 0:
-            run.save(modules)
-    run.finish(modules)
+    train(
+        run,
+        modules,
+        supervised_step(net, opt, step_loss),
+        lr=cosine(lr),
+        minutes=minutes,
+        steps=steps,
+        log_every=log_every,
+        save_every=save_every,
+    )
+
+
+def fit_batches(
+    run: Run,
+    modules: dict[str, Any],
+    make: MakeBatch,
+    paths: list[Path],
+    args: argparse.Namespace,
+    loss_of: Callable[..., torch.Tensor],
+    *,
+    lr: float,
+) -> None:
+    """:func:`fit` on batches from ``make`` (workers, device and reuse as ``args`` say):
+    ``loss_of(*batch)`` is one step's loss."""
+    stream = batches(make, paths, args, run)
+    modules["net"].to(args.device)
+
+    def step_loss() -> torch.Tensor:
+        return loss_of(*next(stream))
+
+    fit(run, modules, step_loss, lr=lr, minutes=args.minutes, steps=args.steps)

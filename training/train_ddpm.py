@@ -2,6 +2,10 @@
 
     python -m training.train_ddpm --minutes 40      # resumable; rerun to continue
     python -m training.train_ddpm --export-only      # measure + export the checkpoint
+    python -m training.train_ddpm --device cuda --workers 8   # on a GPU
+
+The loop, arguments, resume and batch workers are the trainer skeleton's
+(:mod:`training.loop`): AdamW with a linear warm-up, clipped gradients, EMA weights.
 
 A small diffusers ``UNet2DModel`` (64x64, widths 32-64-128, one layer per block,
 attention only at 16x16: about 30 ms per ONNX call on one core, so 50 sampling steps
@@ -17,7 +21,6 @@ inpainting (PSNR and SSIM inside the hole), written to the model card.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import math
@@ -43,7 +46,16 @@ from training.eval import holes
 from training.eval.cards import render_card, save_grid
 from training.eval.holes import HoleCase
 from training.eval.metrics import psnr
-from training.loop import RUNS, Run, budget_left, ema_update
+from training.loop import (
+    Run,
+    batches,
+    ema_hook,
+    open_run,
+    supervised_step,
+    train,
+    trainer_arguments,
+    warm_up,
+)
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "resources" / "models" / "heirloom-ddpm64"
 SCHEDULE = {
@@ -86,8 +98,8 @@ def train_step(unet, scheduler, clean: torch.Tensor, generator: torch.Generator)
     """DDPM Algorithm 1: uniform t, the forward process, MSE between eps and its guess."""
     t = torch.randint(
         0, scheduler.config.num_train_timesteps, (clean.shape[0],), generator=generator
-    )
-    noise = torch.randn(clean.shape, generator=generator)
+    ).to(clean.device)  # drawn on the CPU generator, so a run's draws do not depend on the device
+    noise = torch.randn(clean.shape, generator=generator).to(clean.device)
     noisy = scheduler.add_noise(clean, noise, t)
     return F.mse_loss(unet(noisy, t).sample, noise)
 
@@ -284,7 +296,7 @@ def export(ema, run: Run, corpus: Corpus, args) -> Path:
         "trainer": "training/train_ddpm.py",
         "steps": run.step,
         "minutes": round(run.elapsed / 60, 1),
-        "hardware": "2-core CPU",
+        "hardware": run.extra.get("hardware", "2-core CPU"),
     }
     manifest = eps_manifest(
         name, config, SCHEDULE, licence="MIT", provenance=provenance,
@@ -320,25 +332,23 @@ def export(ema, run: Run, corpus: Corpus, args) -> Path:
 # --- main -----------------------------------------------------------------------
 
 
+def make_batch(sampler: PatchSampler, rng: np.random.Generator, size: int) -> tuple[torch.Tensor]:
+    """:data:`training.data.batches.MakeBatch` for the skeleton's batch stream."""
+    return (batch(sampler, size),)
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--run", default="ddpm64")
-    parser.add_argument("--runs-root", type=Path, default=RUNS)
-    parser.add_argument("--minutes", type=float, default=40)
-    parser.add_argument("--steps", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=16)
+    parser = trainer_arguments(
+        __doc__, "ddpm64", 40, 100_000, PACK_DIR, batch=16, size=64, warm_start=False
+    )
     parser.add_argument("--lr", type=float, default=2e-4)
-    parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--widths", default="32,64,128")
-    parser.add_argument("--layers", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--widths", default="32,64,128", help="new runs only")
+    parser.add_argument("--layers", type=int, default=1, help="new runs only")
     parser.add_argument("--corpus", type=Path, help="corpus cache (default: the built one)")
     parser.add_argument("--eval-cases", type=int, default=16)
     parser.add_argument("--eval-steps", type=int, default=diffusion.InpaintOptions.steps)
     parser.add_argument("--samples", type=int, default=16)
     parser.add_argument("--sample-steps", type=int, default=50)
-    parser.add_argument("--export-only", action="store_true")
-    parser.add_argument("--out", type=Path, default=PACK_DIR)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -346,51 +356,41 @@ def main(argv: list[str] | None = None) -> None:
 
     corpus = load_corpus(args.corpus)
     run = Run(args.run, args.runs_root)
-    if args.export_only and not run.checkpoint.exists():
-        raise SystemExit(f"no checkpoint in {run.dir}; train first")
-    shape = {
-        "size": args.size,
-        "widths": tuple(map(int, args.widths.split(","))),
-        "layers": args.layers,
-    }
-    if run.checkpoint.exists():  # the checkpoint's shape wins over the flags
-        shape = torch.load(run.checkpoint, map_location="cpu", weights_only=False)["extra"]["unet"]
-        shape["widths"] = tuple(shape["widths"])
+    shape = run.saved_extra().get("unet")  # the checkpoint's shape wins over the flags
+    if shape is None:
+        shape = {"size": args.size, "widths": args.widths.split(","), "layers": args.layers}
+    shape = {**shape, "widths": tuple(map(int, shape["widths"]))}
+    args.size = shape["size"]
     net = make_unet(**shape)
     ema = copy.deepcopy(net).requires_grad_(False)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr)
     modules = {"net": net, "ema": ema, "opt": opt}
-    if run.resume(modules):
-        print(f"resumed {run.dir} at step {run.step}")
+    open_run(args, modules, run)
     run.extra["unet"] = shape
-    scheduler = DDPMScheduler(**SCHEDULE)
-    sampler = PatchSampler(corpus.ddpm_train, size=shape["size"], scale=(0.5, 1.0), seed=run.step)
-    generator = torch.Generator().manual_seed(run.step + 1)
-    net.train()
-    running: list[float] = []
     if not args.export_only:
-        run.start()
-    while not args.export_only and budget_left(run, args.minutes, args.steps):
-        for group in opt.param_groups:
-            group["lr"] = args.lr * min(1.0, (run.step + 1) / WARMUP)
-        loss = train_step(net, scheduler, batch(sampler, args.batch), generator)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        run.step += 1
-        ema_update(ema, net, min(EMA_DECAY, (1 + run.step) / (10 + run.step)))
-        running.append(loss.item())
-        if run.step % 50 == 0:
-            run.log(loss=round(float(np.mean(running)), 5))
-            running = []
-        if run.step % 250 == 0:
-            run.save(modules)
-    if not args.export_only:
-        if running:
-            run.log(loss=round(float(np.mean(running)), 5))
-        run.finish(modules)
-    print(f"exported {export(ema, run, corpus, args)}")
+        scheduler = DDPMScheduler(**SCHEDULE)
+        stream = batches(make_batch, corpus.ddpm_train, args, run, scale=(0.5, 1.0))
+        net.to(args.device)
+        ema.to(args.device)
+        generator = torch.Generator().manual_seed(run.step + 1)
+        net.train()
+        step = supervised_step(
+            net, opt, lambda: train_step(net, scheduler, next(stream)[0], generator)
+        )
+        train(
+            run,
+            modules,
+            step,
+            lr=warm_up(args.lr, WARMUP),
+            minutes=args.minutes,
+            steps=args.steps,
+            log_every=50,
+            save_every=250,
+            after_step=ema_hook(ema, net, EMA_DECAY),
+            digits=5,
+        )
+    if not args.train_only:
+        print(f"exported {export(ema.cpu(), run, corpus, args)}")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -48,7 +49,15 @@ from training.data.patches import PatchSampler
 from training.eval.cards import render_card, save_grid
 from training.eval.metrics import edge_f1, gradient_energy, psnr
 from training.export import batchnorm_to_instancenorm, export_onnx, export_pack
-from training.loop import RUNS, Run, budget_left
+from training.loop import (
+    Run,
+    Step,
+    batches,
+    hold_then_decay,
+    open_run,
+    trainer_arguments,
+)
+from training.loop import train as train_loop
 from training.nets.pix2pix import NLayerDiscriminator, UnetGenerator
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "resources" / "models" / "heirloom-sketch"
@@ -402,36 +411,23 @@ def load_twin(root: Path, name: str) -> Twin | None:
 # --- training -------------------------------------------------------------------
 
 
-def train(run: Run, config: Config, args: argparse.Namespace, corpus: Corpus) -> nn.Module:
-    generator = make_generator(config)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=LR, betas=BETAS)
-    modules: dict[str, object] = {"G": generator, "opt_G": opt_g}
-    if not config.l1_only:
-        critic = NLayerDiscriminator(6, config.ndf, n_layers=3, norm="batch")
-        _init_weights(critic)
-        opt_d = torch.optim.Adam(critic.parameters(), lr=LR, betas=BETAS)
-        modules |= {"D": critic, "opt_D": opt_d}
-    if run.resume(modules):
-        print(f"resumed {run.dir} at step {run.step}")
-    if args.export_only:
-        return generator
-    sampler = PatchSampler(list(corpus.train), size=config.size, scale=(0.35, 1.0), seed=run.step)
-    rng = np.random.default_rng(run.step + 1)
-    generator.train()
-    logged: dict[str, list[float]] = {"l1": [], "gan": [], "d": []}
-    run.start()
-    while budget_left(run, args.minutes, args.steps):
-        progress = max(run.step / args.steps, run.elapsed / (args.minutes * 60))
-        lr = LR * min(1.0, 2.0 * (1.0 - progress))
-        optimisers = [opt_g] if config.l1_only else [opt_g, opt_d]
-        for opt in optimisers:
-            for group in opt.param_groups:
-                group["lr"] = lr
-        edges, real = training_pairs(sampler, rng, config.batch)
+def gan_step(
+    generator: nn.Module,
+    critic: nn.Module | None,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer | None,
+    stream: Iterator[tuple[torch.Tensor, ...]],
+) -> Step:
+    """One pix2pix step: the PatchGAN's update on real and fake pairs, then the
+    generator's on GAN + L1 (L1 alone without a critic, for the twin)."""
+
+    def step() -> dict[str, float]:
+        edges, real = next(stream)
         fake = generator(edges)
         l1 = F.l1_loss(fake, real)
         loss_g = L1_WEIGHT * l1
-        if not config.l1_only:
+        logged = {"l1": l1.item()}
+        if critic is not None and opt_d is not None:
             critic.requires_grad_(True)
             real_logits = critic(torch.cat([edges, real], 1))
             fake_logits = critic(torch.cat([edges, fake.detach()], 1))
@@ -446,34 +442,56 @@ def train(run: Run, config: Config, args: argparse.Namespace, corpus: Corpus) ->
             judged = critic(torch.cat([edges, fake], 1))
             gan = F.binary_cross_entropy_with_logits(judged, torch.ones_like(judged))
             loss_g = loss_g + gan
-            logged["gan"].append(gan.item())
-            logged["d"].append(loss_d.item())
+            logged |= {"gan": gan.item(), "d": loss_d.item()}
         opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()
-        run.step += 1
-        logged["l1"].append(l1.item())
-        if run.step % args.log_every == 0:
-            means = {k: round(float(np.mean(v)), 4) for k, v in logged.items() if v}
-            run.log(**means, lr=round(lr, 7))
-            logged = {k: [] for k in logged}
-        if run.step % 200 == 0:
-            run.save(modules)
-    run.finish(modules)
-    return generator
+        return logged
+
+    return step
+
+
+def train(run: Run, config: Config, args: argparse.Namespace, corpus: Corpus) -> nn.Module:
+    generator = make_generator(config)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=LR, betas=BETAS)
+    modules: dict[str, object] = {"G": generator, "opt_G": opt_g}
+    critic, opt_d = None, None
+    if not config.l1_only:
+        critic = NLayerDiscriminator(6, config.ndf, n_layers=3, norm="batch")
+        _init_weights(critic)
+        opt_d = torch.optim.Adam(critic.parameters(), lr=LR, betas=BETAS)
+        modules |= {"D": critic, "opt_D": opt_d}
+    open_run(args, modules, run)
+    if args.export_only:
+        return generator
+    args.size, args.batch = config.size, config.batch  # a resumed run keeps its own
+    stream = batches(training_pairs, list(corpus.train), args, run)
+    for net in (generator, critic):
+        if net is not None:
+            net.to(args.device)
+    generator.train()
+    step = gan_step(generator, critic, opt_g, opt_d, stream)
+    train_loop(
+        run,
+        modules,
+        step,
+        lr=hold_then_decay(LR),
+        minutes=args.minutes,
+        steps=args.steps,
+        log_every=args.log_every,
+        save_every=200,
+    )
+    return generator.cpu()
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--run", help="run folder (default: sketch-resize, or sketch-l1-resize)")
+    parser = trainer_arguments(
+        __doc__, None, None, 100_000, PACK_DIR, batch=Config.batch, size=Config.size,
+        warm_start=False,
+    )  # fmt: skip
+    parser.set_defaults(run=None)
     parser.add_argument("--l1-only", action="store_true", help="train the L1-only twin")
     parser.add_argument("--l1-run", default=TWIN_RUN, help="the twin's run, for the card")
-    parser.add_argument("--minutes", type=float, default=None, help="default 50 (L1 only: 20)")
-    parser.add_argument("--steps", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=Config.batch)
-    parser.add_argument("--size", type=int, default=Config.size, help="training crop side")
     parser.add_argument("--ngf", type=int, default=Config.ngf)
     parser.add_argument("--ndf", type=int, default=Config.ndf)
     parser.add_argument("--num-downs", type=int, default=Config.num_downs)
@@ -481,12 +499,8 @@ def main(argv: list[str] | None = None) -> None:
         "--upsample", choices=("transpose", "resize"), default=Config.upsample,
         help="decoder upsampling: official transposed convs, or resize + conv",
     )  # fmt: skip
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--eval-cases", type=int, default=24, help="held-out crops measured")
     parser.add_argument("--log-every", type=int, default=50)
-    parser.add_argument("--export-only", action="store_true")
-    parser.add_argument("--runs-dir", type=Path, default=RUNS)
-    parser.add_argument("--out", type=Path, default=PACK_DIR)
     args = parser.parse_args(argv)
     if args.size % 2**args.num_downs:
         parser.error(f"--size must be a multiple of {2**args.num_downs} for {args.num_downs} downs")
@@ -496,21 +510,23 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(0)
     corpus = load_corpus()
     name = args.run or (TWIN_RUN if args.l1_only else GAN_RUN)
-    if args.export_only and not (args.runs_dir / name / "checkpoint.pt").exists():
-        parser.error(f"nothing to export: {args.runs_dir / name} has no checkpoint.pt")
-    run = Run(name, root=args.runs_dir)
+    if args.export_only and not (args.runs_root / name / "checkpoint.pt").exists():
+        parser.error(f"nothing to export: {args.runs_root / name} has no checkpoint.pt")
+    run = Run(name, root=args.runs_root)
     wanted = Config(
         args.ngf, args.ndf, args.num_downs, args.size, args.batch, args.l1_only, args.upsample
     )
     config = load_config(run, wanted)
     generator = train(run, config, args, corpus)
+    if args.train_only:
+        return
     if config.l1_only:
         metrics = measure(generator, None, corpus, args.eval_cases, max(256, config.side))
         summary = {k: v for k, v in metrics.items() if k not in ("examples", "l1_only")}
         (run.dir / "metrics.json").write_text(json.dumps(summary, indent=2))
         print(json.dumps(summary, indent=2))
         return
-    twin = load_twin(args.runs_dir, args.l1_run)
+    twin = load_twin(args.runs_root, args.l1_run)
     export(generator, run, config, corpus, args.out, twin, args.eval_cases)
 
 

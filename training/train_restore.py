@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine import arrays
 from engine.models import Manifest, Registry, SizeRule, TensorSpec, Tiling, seal_pack
 from engine.ops.blend import blend_restoration
 from engine.ops.prepass import fill_and_denoise
@@ -36,13 +37,12 @@ from training.eval.cards import render_card, save_grid
 from training.eval.cases import Case, heldout_cases, tuning_cases, validation_cases
 from training.eval.metrics import psnr, ssim
 from training.export import export_pack
-from training.loop import Run, fit_batches, setup_summary, trainer_arguments
+from training.loop import Run, fit_batches, open_run, setup_summary, trainer_arguments
 from training.nets.unet import UNet
 from training.warm_start import load_pack_weights
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "resources" / "models" / "heirloom-restore"
 SCRATCH_PACK = PACK_DIR.parent / "heirloom-scratch"
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 LR = 3e-4
 STRENGTHS = tuple(np.round(np.linspace(0.0, 1.0, 9), 3))
 
@@ -132,7 +132,7 @@ def _restore(
 def _as_target_space(case: Case, image: np.ndarray) -> np.ndarray:
     """Gray prints are compared in gray, as the engine keeps them gray."""
     if "grayscale" in case.ops:
-        return np.repeat((image @ LUMA)[..., None], 3, axis=2)
+        return np.repeat(arrays.luma(image)[..., None], 3, axis=2)
     return image
 
 
@@ -188,7 +188,7 @@ def _means(rows: dict[str, list[tuple[float, float]]]) -> dict[str, dict[str, fl
 
 def measure(model: Restorer, corpus) -> dict:
     held, tune = heldout_cases(corpus), tuning_cases(corpus)
-    hat, _ = tune_hat([(c.degraded @ LUMA, c.mask) for c in tune])
+    hat, _ = tune_hat([(arrays.luma(c.degraded), c.mask) for c in tune])
     detect = _detector()
     validation = validation_cases(corpus)
     strength, detail, curve = tune_blend(model, validation, detect)
@@ -199,7 +199,7 @@ def measure(model: Restorer, corpus) -> dict:
     examples, seconds = [], 0.0
     for i, case in enumerate(held):
         target = case.target
-        base_mask = baseline_scratch_mask(case.degraded @ LUMA, hat)
+        base_mask = baseline_scratch_mask(arrays.luma(case.degraded), hat)
         classical = _as_target_space(case, classical_restore(case.degraded, base_mask))
         true_mask = _engine_mask(case.mask)
         raw_true, base_true = _restore(model, case.degraded, true_mask)
@@ -415,15 +415,11 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     corpus = load_corpus()
-    run = Run(args.run)
+    run = Run(args.run, args.runs_root)
     base = int(run.saved_extra().get("base", args.base))
     model = Restorer(make_net(base))
     modules = {"net": model, "opt": torch.optim.Adam(model.parameters(), lr=LR)}
-    if run.resume(modules):
-        print(f"resumed {run.dir} at step {run.step} (width {base})")
-    elif args.from_pack:
-        run.extra["continued_from"] = load_pack_weights(model, args.from_pack)
-        print(f"starting from {run.extra['continued_from']}")
+    open_run(args, modules, run, warm_start=lambda pack: load_pack_weights(model, pack))
     run.extra["base"] = base
     if not args.export_only:
 

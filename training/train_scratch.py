@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
+from engine import arrays
 from engine.models import Manifest, SizeRule, TensorSpec, Tiling, seal_pack
 from training.data.corpus import load_corpus
 from training.data.degrade import degrade
@@ -29,7 +30,7 @@ from training.eval.cards import render_card, save_grid
 from training.eval.cases import Case, heldout_cases, tuning_cases, validation_cases
 from training.eval.metrics import pooled_mask_scores
 from training.export import export_pack
-from training.loop import Run, fit_batches, setup_summary, trainer_arguments
+from training.loop import Run, fit_batches, open_run, setup_summary, trainer_arguments
 from training.nets.unet import UNet
 from training.warm_start import load_pack_weights
 
@@ -39,7 +40,7 @@ DISTRACT = 0.5  # share of evaluation crops holding non-damage thin structures
 TRAIN_DISTRACT = 0.65  # more of them in training: false detections are what users see
 POS_WEIGHT = 2.0  # damage is a few percent of pixels; 4 bought recall with precision
 MIN_PRECISION = 0.8  # the operating point: a false detection destroys real detail
-LUMA = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+LUMA = torch.tensor(arrays.LUMA).view(1, 3, 1, 1)
 
 
 def make_net() -> UNet:
@@ -91,7 +92,7 @@ def predict(net: nn.Module, cases: list[Case]) -> list[np.ndarray]:
 
 
 def gray_of(case: Case) -> np.ndarray:
-    return case.degraded @ np.array([0.299, 0.587, 0.114], np.float32)
+    return arrays.luma(case.degraded)
 
 
 def operating_point(probs: list[np.ndarray], cases: list[Case]) -> tuple[float, list[dict]]:
@@ -267,12 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     corpus = load_corpus()
     net = make_net()
     modules = {"net": net, "opt": torch.optim.Adam(net.parameters(), lr=LR)}
-    run = Run(args.run)
-    if run.resume(modules):
-        print(f"resumed {run.dir} at step {run.step}")
-    elif args.from_pack:
-        run.extra["continued_from"] = load_pack_weights(WithSigmoid(net), args.from_pack)
-        print(f"starting from {run.extra['continued_from']}")
+    run = open_run(args, modules, warm_start=lambda pack: load_pack_weights(WithSigmoid(net), pack))
     if not args.export_only:
 
         def loss_of(gray: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from engine.arrays import resize_plane
+from engine.arrays import LUMA, resize_plane
 
 LEVELS = 3  # pyramid levels: smoothing scales sigma 1, 2, 4 px of the photo
 SIGMA = 1.0
@@ -83,7 +83,8 @@ def _channels(image: np.ndarray) -> list[np.ndarray]:
     if image.shape[2] == 1:
         return [image[..., 0]]
     r, g, b = image[..., 0], image[..., 1], image[..., 2]
-    luma = 0.299 * r + 0.587 * g + 0.114 * b
+    wr, wg, wb = LUMA
+    luma = wr * r + wg * g + wb * b
     return [luma, CHROMA_WEIGHT * (r - g), CHROMA_WEIGHT * (0.5 * (r + g) - b)]
 
 

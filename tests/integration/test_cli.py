@@ -1,25 +1,11 @@
 """The `heirloom` command as a user runs it: a subprocess, exit codes, one-line errors."""
 
-import os
-import subprocess
-import sys
-
 import onnxruntime as ort
 import pytest
 
+from commands import heirloom
 from engine.models import TensorSpec, write_pack
 from graphs import build_conv_model, tiny_manifest
-
-
-def heirloom(*args, home):
-    env = {**os.environ, "HEIRLOOM_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "engine.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
 
 
 def test_info_tells_the_truth_about_cuda(tmp_path):

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from commands import heirloom
 from diffusion_graphs import SIZE, eps_pack, target_image
-
-
-def heirloom(*args: str, home: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HEIRLOOM_HOME": str(home), "HEIRLOOM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "engine.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
 
 
 @pytest.fixture(scope="module")

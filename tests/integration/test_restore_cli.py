@@ -1,15 +1,13 @@
 """`heirloom restore` / `detect-scratches` as a user runs them, with tiny real packs."""
 
 import hashlib
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
+from commands import heirloom
 from engine.images import load_image
 from graphs import restore_packs
 
@@ -20,17 +18,6 @@ SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 def home(tmp_path):
     restore_packs(tmp_path / "home")
     return tmp_path / "home"
-
-
-def heirloom(*args, home):
-    env = {**os.environ, "HEIRLOOM_HOME": str(home), "HEIRLOOM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "engine.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
 
 
 def test_restore_a_16_bit_gray_scan_keeps_depth_icc_and_the_original(tmp_path, home):

@@ -3,29 +3,17 @@ one-line errors, no partial files."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from commands import heirloom
 from engine.models import SizeRule, TensorSpec, Tiling, write_pack
 from graphs import build_conv_model, tiny_manifest
 
 SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "samples" / "clean_grace_hopper.jpg"
-
-
-def heirloom(*args: str, home: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HEIRLOOM_HOME": str(home), "HEIRLOOM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "engine.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
 
 
 def one_line_error(result: subprocess.CompletedProcess, text: str) -> None:

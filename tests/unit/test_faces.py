@@ -13,6 +13,8 @@ from matplotlib import cbook
 from PIL import Image
 from skimage import data as skdata
 
+from downloads import CACHE as DOWNLOADS
+from downloads import cached_or_skip
 from engine.cancel import CancelToken
 from engine.errors import Cancelled
 from engine.images import load_image
@@ -28,7 +30,7 @@ from engine.ops.faces import (
     template_points,
 )
 
-CACHE = Path(__file__).resolve().parents[2] / ".cache" / "insightface"
+CACHE = DOWNLOADS / "insightface"
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 INSIGHTFACE = "insightface==2.1"
 
@@ -58,32 +60,32 @@ def grace_face(grace: np.ndarray, detector: FaceDetector) -> Face:
 @pytest.fixture(scope="module")
 def group_photo() -> np.ndarray:
     """insightface's sample group photo t1.jpg, taken from its wheel (cached)."""
-    target = CACHE / "t1.jpg"
-    if not target.is_file():
-        try:
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "download",
-                    "--no-deps",
-                    "--only-binary=:all:",
-                    "--disable-pip-version-check",
-                    "-q",
-                    INSIGHTFACE,
-                    "-d",
-                    str(CACHE),
-                ],
-                check=True,
-                capture_output=True,
-                timeout=120,
-            )
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
-            pytest.skip(f"{INSIGHTFACE} wheel not cached and the package registry failed: {exc}")
+
+    def fetch() -> Path:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--disable-pip-version-check",
+                "-q",
+                INSIGHTFACE,
+                "-d",
+                str(CACHE),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         (wheel,) = CACHE.glob("insightface-*.whl")
         with zipfile.ZipFile(wheel) as archive:
             target.write_bytes(archive.read("insightface/data/images/t1.jpg"))
+        return target
+
+    target = cached_or_skip(f"{INSIGHTFACE}'s t1.jpg", CACHE / "t1.jpg", fetch)
     with Image.open(target) as image:
         return _float(np.asarray(image.convert("RGB")))
 
@@ -118,6 +120,7 @@ def test_one_face_in_astronaut(detector: FaceDetector) -> None:
     _assert_plausible(face, image.shape)
 
 
+@pytest.mark.network
 def test_group_photo_finds_every_face(group_photo: np.ndarray, detector: FaceDetector) -> None:
     faces = detect_faces(group_photo, detector)
     assert len(faces) == 6
@@ -232,6 +235,7 @@ def test_paste_works_on_gray_images(grace: np.ndarray, grace_face: Face) -> None
     assert np.abs(out - gray)[_interior(grace_face)].mean() < 0.006
 
 
+@pytest.mark.network
 def test_the_mirror_check_drops_a_false_face_and_keeps_real_ones(
     group_photo: np.ndarray, grace: np.ndarray, detector: FaceDetector
 ) -> None:

@@ -21,6 +21,7 @@ CONVERTERS: dict[str, str] = {
     "pix2pix": "training.convert.pix2pix",
     "ddpm": "training.convert.ddpm",
     "bopbtl": "training.convert.bopbtl",
+    "mtcnn": "training.convert.mtcnn",
 }
 
 

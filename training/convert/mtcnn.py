@@ -1,10 +1,14 @@
-"""Export facenet-pytorch's pretrained MTCNN (PNet, RNet, ONet) as three model packs.
+"""facenet-pytorch's pretrained MTCNN (PNet, RNet, ONet) -> three model packs.
 
-Usage: ``python -m training.export_mtcnn [--weights DIR] [--out resources/models]``.
-Without ``--weights`` the facenet-pytorch wheel is fetched with pip (no install) into
-``.cache/facenet`` and its three ``*.pt`` files are taken from it. Each graph is
-checked against torch through onnxruntime (``training.export.export_pack``) before
-its pack is written; existing mtcnn-* packs in the output folder are replaced.
+    python -m training.convert mtcnn WEIGHTS -o PACKS_DIR    # WEIGHTS: folder or wheel
+    python -m training.convert.mtcnn [--weights DIR] [--out resources/models]
+
+``WEIGHTS`` is a folder holding ``pnet.pt``, ``rnet.pt`` and ``onet.pt`` or the
+facenet-pytorch wheel itself. The second form (what ``make models`` runs) fetches that
+wheel with pip (no install) into ``.cache/facenet`` when no ``--weights`` are given.
+Each graph is checked against torch through onnxruntime
+(``training.export.export_pack``) before its pack is written; existing mtcnn-* packs
+in the output folder are replaced.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.errors import HeirloomError
 from engine.models import (
     BUNDLED_DIR,
     Manifest,
@@ -32,6 +38,7 @@ from training.eval.cards import render_card
 from training.export import export_pack
 from training.nets.mtcnn import WEIGHT_FILES, load_pretrained
 
+HELP = "facenet-pytorch's MTCNN weights (folder or wheel) -> the three face-detect packs"
 FACENET_VERSION = "2.6.0"
 PARITY_TOLERANCE = 1e-4
 NORMALISATION = {"input_scale": 255.0, "mean": 127.5, "std": 128.0, "channel_order": "RGB"}
@@ -92,6 +99,15 @@ CASCADE_OPTIONS = {
 }
 
 
+def unpack_weights(wheel: Path, target: Path) -> Path:
+    """The three ``*.pt`` files of a facenet-pytorch wheel, written into ``target``."""
+    target.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(wheel) as archive:
+        for filename in WEIGHT_FILES.values():
+            (target / filename).write_bytes(archive.read(f"facenet_pytorch/data/{filename}"))
+    return target
+
+
 def fetch_weights(cache: Path) -> Path:
     """Download the facenet-pytorch wheel (not installed) and unpack its MTCNN weights."""
     cache = Path(cache)
@@ -111,12 +127,7 @@ def fetch_weights(cache: Path) -> Path:
             ],
             check=True,
         )
-    target = cache / "weights"
-    target.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(wheel) as archive:
-        for filename in WEIGHT_FILES.values():
-            (target / filename).write_bytes(archive.read(f"facenet_pytorch/data/{filename}"))
-    return target
+    return unpack_weights(wheel, cache / "weights")
 
 
 def _example(batch: int, height: int, width: int) -> np.ndarray:
@@ -171,7 +182,7 @@ def _manifest(stage: Stage, source_sha: str) -> Manifest:
             "source_sha256": source_sha,
             "original": "Zhang et al. 2016, MTCNN; the authors' Caffe models converted by "
             "facenet-pytorch",
-            "exporter": "training.export_mtcnn via training.export.export_pack",
+            "exporter": "training.convert.mtcnn via training.export.export_pack",
             "parity_atol_vs_torch": PARITY_TOLERANCE,
         },
         architecture=f"training.nets.mtcnn.{stage.name[0].upper()}Net",
@@ -243,7 +254,26 @@ def export_stage(name: str, weights_dir: Path, out_dir: Path) -> ModelPack:
     )
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """No options of its own: ``-o`` is the folder that receives the mtcnn-* packs."""
+
+
+def run(args: argparse.Namespace) -> list[ModelPack]:
+    """Converter entry (:mod:`training.convert`): ``source`` is a weights folder or the
+    wheel; the packs have fixed names and always replace earlier ones."""
+    if args.name:
+        raise HeirloomError("the MTCNN packs have fixed names (mtcnn-pnet, ...); drop --name")
+    source = Path(args.source)
+    with tempfile.TemporaryDirectory(prefix="heirloom-mtcnn-") as tmp:
+        weights = unpack_weights(source, Path(tmp)) if source.is_file() else source
+        missing = [f for f in WEIGHT_FILES.values() if not (weights / f).is_file()]
+        if missing:
+            raise HeirloomError(f"{source} lacks {', '.join(missing)}")
+        return [export_stage(name, weights, args.output) for name in STAGES]
+
+
 def main(argv: list[str] | None = None) -> None:
+    """``make models``' step: fetch the wheel if needed, export into the bundled packs."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", type=Path, help="folder with pnet.pt, rnet.pt, onet.pt")
     parser.add_argument("--out", type=Path, default=BUNDLED_DIR)

@@ -78,12 +78,16 @@ def batch_stream(
 
 
 def trainer_batches(
-    make: MakeBatch, paths: list[Path], args: argparse.Namespace, seed: int
+    make: MakeBatch,
+    paths: list[Path],
+    args: argparse.Namespace,
+    seed: int,
+    scale: tuple[float, float] = (0.35, 1.0),
 ) -> Iterator[tuple[torch.Tensor, ...]]:
     """:func:`batch_stream` on ``args.device`` as :func:`trainer_arguments` configure it.
     Call it before moving the net to the device: its workers start now and never use it."""
     stream = batch_stream(
-        make, paths, size=args.size, scale=(0.35, 1.0), batch=args.batch, seed=seed,
+        make, paths, size=args.size, scale=scale, batch=args.batch, seed=seed,
         workers=args.workers,
     )  # fmt: skip
     return device_batches(stream, args.device, args.reuse)

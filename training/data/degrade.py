@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from engine import arrays
+
 Range = tuple[float, float]
 
 DAMAGE_THRESHOLD = 0.25  # stroke coverage at or above which a pixel counts as damaged
@@ -225,14 +227,10 @@ def blotches(
 # --------------------------------------------------------------------------- print ageing
 
 
-def _luma(image: np.ndarray) -> np.ndarray:
-    return image @ np.array([0.299, 0.587, 0.114], np.float32)
-
-
 def grayscale(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A black-and-white print: luma with slightly random channel weights, 3 channels."""
     _check(image)
-    weights = np.array([0.299, 0.587, 0.114], np.float32) + rng.normal(0, 0.03, 3)
+    weights = np.array(arrays.LUMA, np.float32) + rng.normal(0, 0.03, 3)
     weights = (np.clip(weights, 0.02, None) / np.clip(weights, 0.02, None).sum()).astype(np.float32)
     return _clip(np.repeat((image @ weights)[..., None], 3, axis=2))
 
@@ -241,7 +239,7 @@ def sepia(image: np.ndarray, rng: np.random.Generator, *, amount: Range = (0.5, 
     """Sepia toning: luma mapped through a warm brown tint, blended by ``amount``."""
     _check(image)
     tint = np.array([1.0, 0.82, 0.6], np.float32) + rng.normal(0, 0.03, 3).astype(np.float32)
-    y = _luma(image)[..., None]
+    y = arrays.luma(image)[..., None]
     toned = y * tint + (1.0 - tint) * 0.12 * y * (1.0 - y)
     a = _u(rng, amount)
     return _clip(image * (1.0 - a) + toned * a)
@@ -312,7 +310,7 @@ def film_grain(
     h, w = image.shape[:2]
     grain = cv2.GaussianBlur(rng.standard_normal((h, w), np.float32), (0, 0), _u(rng, size))
     grain /= grain.std() + 1e-6
-    y = _luma(image)
+    y = arrays.luma(image)
     weight = 0.4 + 2.4 * y * (1.0 - y)
     return _clip(image + (grain * weight * _u(rng, sigma))[..., None])
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine import arrays
 from training.data.corpus import Corpus
 from training.data.degrade import degrade
 from training.data.distractors import add_distractors
@@ -29,7 +30,7 @@ class Case:
     def target(self) -> np.ndarray:
         """What a restoration should give back: grayscale prints stay grayscale."""
         if "grayscale" in self.ops:
-            gray = self.clean @ np.array([0.299, 0.587, 0.114], np.float32)
+            gray = arrays.luma(self.clean)
             return np.repeat(gray[..., None], 3, axis=2)
         return self.clean
 
