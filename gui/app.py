@@ -30,6 +30,7 @@ QPushButton { padding: 5px 12px; border-radius: 4px; border: 1px solid #4a4e56;
               background: #33363c; }
 QPushButton:hover { background: #3d4148; }
 QPushButton:disabled { color: #777; }
+QPushButton:checked { background: #4a5b70; border-color: #7f9bbd; color: #f0f3f7; }
 QPushButton#primary { background: #c8873a; border-color: #d9995a; color: #1c1c1c;
                       font-weight: 600; }
 QPushButton#primary:hover { background: #d9995a; }

@@ -1,6 +1,8 @@
 """`make screenshots`: each journey's key moments with real content, rendered to PNG.
 
     python -m gui.screenshots out/screenshots
+    python -m gui.screenshots out/screenshots --only draw-into [--photo house.jpg \
+        --region 0.3,0.1,0.7,0.45]      # one journey; the roof scene on any photo
 
 Each shot drives the real window: it opens a bundled sample (or a blank page), paints
 the mask or the lines, presses the panel's buttons and waits for the real jobs; the
@@ -12,6 +14,7 @@ when no scratch-detect pack exists, and says so in the panel's status line.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Callable
@@ -84,8 +87,9 @@ def _save(window: MainWindow, out: Path, name: str) -> Path:
     return path
 
 
-def render(out: Path) -> list[str]:
-    """Render every shot into ``out``; returns the reasons for any skipped shots."""
+def render(out: Path, only: tuple[str, ...] = ()) -> list[str]:
+    """Render every shot into ``out`` (or only the journeys named in ``only``, keys of
+    :data:`JOURNEYS` or "shortcuts"); returns the reasons for any skipped shots."""
     out.mkdir(parents=True, exist_ok=True)
     make_application()
     window = MainWindow(Settings(), offer_recovery=False)
@@ -93,12 +97,15 @@ def render(out: Path) -> list[str]:
     window.show()
     skipped: list[str] = []
     _save(window, out, "0-welcome")
-    for journey in (restore_shots, sketch_shots, diffuse_shots, generate_shots):
+    for name, journey in JOURNEYS.items():
+        if only and name not in only:
+            continue
         journey(window, out, skipped)
         document = window.context.document
         if document is not None:
             document.undo.setClean()  # demo edits: nothing to keep, nothing to ask
-    shortcuts_shot(window, out)
+    if not only or "shortcuts" in only:
+        shortcuts_shot(window, out)
     window.close()
     return skipped
 
@@ -150,6 +157,113 @@ def sketch_shots(window: MainWindow, out: Path, skipped: list[str]) -> None:
         _save(window, out, "7-sketch-traced-photo")
     else:
         skipped.append("sketch to photo: no sketch2photo pack installed")
+
+
+# Draw into photo: the photo and the region (fractions of its width and height: x0, y0,
+# x1, y1) of the roof scene. The default redraws the houses on the far shore of the
+# lake; --photo and --region put the scene on any photo (a house's roof).
+INTO_PHOTO = SAMPLES / "clean_EveningGlow.jpg"
+INTO_REGION = (0.72, 0.2, 0.97, 0.47)
+ROOF_RED = (120, 30, 25)
+
+
+def draw_into_shots(
+    window: MainWindow,
+    out: Path,
+    skipped: list[str],
+    photo: Path | None = None,
+    region: tuple[float, float, float, float] | None = None,
+) -> None:
+    """Ken redraws a roof: the region painted over it, the photo's edges traced into it,
+    a steeper roof drawn and dabbed dark red; the live redraw; Apply, then before | after."""
+    panel = window.sketch
+    window.tabs.setCurrentIndex(window.workspaces.index(panel))
+    window.open_now(photo or INTO_PHOTO)
+    document = window.context.document
+    assert document is not None
+    panel.live.setChecked(False)  # each shot waits for its own run
+    panel.mode.setCurrentIndex(panel.mode.findData("into"))
+    box = _pixels(region or INTO_REGION, document.width, document.height)
+    document.edit_plane(Layer.MASK, region_plane(box, document.width, document.height), "Region")
+    _run(window, panel.trace_region.click)
+    lines = document.sketch.copy()
+    roof_lines(lines, box)
+    document.edit_plane(Layer.SKETCH, lines, "Roof")
+    document.edit_plane(Layer.PAINT, roof_colour(box, document.width, document.height), "Red")
+    panel.set_colour(ROOF_RED)
+    panel.paint_on(Layer.SKETCH)
+    window.canvas.set_brush(radius=2)
+    _save(window, out, "18-draw-into-region")
+    if not _has(window, "sketch-into"):
+        skipped.append("draw into photo: no sketch-into pack installed")
+        return
+    panel.live.setChecked(True)
+    _run(window, lambda: panel.generate(live=True))
+    _save(window, out, "19-draw-into-live")
+    panel.apply_button.click()
+    window.canvas.set_split((box[0] + box[2]) / 2)  # the split through the region
+    window.compare_action.trigger()
+    window.lines_action.trigger()  # lines hidden: the redrawn pixels themselves
+    _save(window, out, "20-draw-into-compare")
+    window.lines_action.trigger()
+    window.compare_action.trigger()
+    panel.live.setChecked(False)
+
+
+def _pixels(
+    fractions: tuple[float, float, float, float], width: int, height: int
+) -> tuple[int, int, int, int]:
+    x0, y0, x1, y1 = fractions
+    return round(x0 * width), round(y0 * height), round(x1 * width), round(y1 * height)
+
+
+def region_plane(box: tuple[int, int, int, int], width: int, height: int) -> np.ndarray:
+    """A mask plane with the region painted as a user does: a rounded blob over ``box``."""
+    plane = Image.new("L", (width, height), 0)
+    ImageDraw.Draw(plane).rounded_rectangle(
+        box, radius=min(box[2] - box[0], box[3] - box[1]) // 5, fill=255
+    )
+    return np.asarray(plane, np.uint8).copy()
+
+
+def roof_lines(lines: np.ndarray, box: tuple[int, int, int, int]) -> None:
+    """Draw, into the sketch plane ``lines``, a house with a steep gable roof filling the
+    middle of ``box`` (the traced lines under the new roof are erased first)."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    left, right, ridge = x0 + 0.15 * w, x0 + 0.85 * w, y0 + 0.12 * h
+    eaves, ground = y0 + 0.55 * h, y0 + 0.9 * h
+    page = Image.fromarray(lines)
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((left, ridge, right, ground), fill=255)  # the old roof line goes
+    draw.line(
+        (left - 0.05 * w, eaves, (left + right) / 2, ridge, right + 0.05 * w, eaves),
+        fill=0,
+        width=2,
+    )
+    draw.rectangle((left + 0.05 * w, eaves, right - 0.05 * w, ground), outline=0, width=2)
+    draw.rectangle((x0 + 0.45 * w, y0 + 0.68 * h, x0 + 0.55 * w, ground), outline=0, width=2)
+    lines[:] = np.asarray(page, np.uint8)
+
+
+def roof_colour(box: tuple[int, int, int, int], width: int, height: int) -> np.ndarray:
+    """An RGBA layer with dark red dabbed on the roof, as a user dabs with the colour brush."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    paint = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(paint)
+    cx, cy = x0 + 0.5 * w, y0 + 0.38 * h
+    draw.line(
+        (cx - 0.2 * w, cy + 0.06 * h, cx + 0.2 * w, cy + 0.06 * h),
+        fill=(*ROOF_RED, 255),
+        width=max(3, h // 20),
+    )
+    draw.line(
+        (cx - 0.08 * w, cy - 0.08 * h, cx + 0.08 * w, cy - 0.08 * h),
+        fill=(*ROOF_RED, 255),
+        width=max(3, h // 20),
+    )
+    return np.asarray(paint, np.uint8).copy()
 
 
 def diffuse_shots(window: MainWindow, out: Path, skipped: list[str]) -> None:
@@ -253,11 +367,33 @@ def cloud_blobs(width: int, height: int) -> np.ndarray:
     return paint
 
 
+JOURNEYS: dict[str, Callable[[MainWindow, Path, list[str]], None]] = {
+    "restore": restore_shots,
+    "sketch": sketch_shots,
+    "diffuse": diffuse_shots,
+    "generate": generate_shots,
+    "draw-into": draw_into_shots,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    out = Path(args[0] if args else "out/screenshots")
-    print(f"screenshots -> {out}")
-    for reason in render(out):
+    parser = argparse.ArgumentParser(prog="python -m gui.screenshots", description=__doc__)
+    parser.add_argument("out", nargs="?", default="out/screenshots", type=Path)
+    parser.add_argument(
+        "--only", action="append", choices=[*JOURNEYS, "shortcuts"], help="this journey only"
+    )
+    parser.add_argument("--photo", type=Path, help="draw-into: the photo (a house)")
+    parser.add_argument(
+        "--region", help="draw-into: the roof's box as fractions x0,y0,x1,y1 of the photo"
+    )
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.photo or args.region:
+        region = tuple(float(v) for v in args.region.split(",")) if args.region else None
+        if region is not None and len(region) != 4:
+            parser.error("--region takes four fractions: x0,y0,x1,y1")
+        JOURNEYS["draw-into"] = lambda w, o, s: draw_into_shots(w, o, s, args.photo, region)  # type: ignore[arg-type]
+    print(f"screenshots -> {args.out}")
+    for reason in render(args.out, tuple(args.only or ())):
         print(f"  skipped: {reason}")
     return 0
 

@@ -286,7 +286,8 @@ class MainWindow(QMainWindow):
             scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             scroll.setWidget(workspace)
             self.tabs.addTab(scroll, workspace.title)
-        self.tabs.currentChanged.connect(lambda i: self.workspaces[i].activate())
+        self._shown = 0  # the workspace shown: it is told when another one is
+        self.tabs.currentChanged.connect(self._switch_workspace)
         # the widest panel fits beside a vertical scroll bar: nothing is ever cut off
         scrollbar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
         self.tabs.setMinimumWidth(max(330, needed + scrollbar + 8))
@@ -297,6 +298,12 @@ class MainWindow(QMainWindow):
         splitter.setSizes([950, 340])
         splitter.setChildrenCollapsible(False)
         self.setCentralWidget(splitter)
+
+    def _switch_workspace(self, index: int) -> None:
+        if self._shown != index:
+            self.workspaces[self._shown].deactivate()
+        self._shown = index
+        self.workspaces[index].activate()
 
     def _build_menus(self) -> None:
         menus = self.menuBar()

@@ -154,15 +154,27 @@ def border(mask: np.ndarray, width: int = 2) -> np.ndarray:
     return np.where(inside & ~eroded, 255, 0).astype(np.uint8)
 
 
-def sketch_render(source: Callable[[], np.ndarray], paper: Callable[[], float]) -> Render:
+OUTSIDE_LINES = 0.3  # opacity of lines outside the region they are used in
+
+
+def sketch_render(
+    source: Callable[[], np.ndarray],
+    paper: Callable[[], float],
+    region: Callable[[], np.ndarray | None] = lambda: None,
+) -> Render:
     """Black lines on paper of opacity ``paper()``: translucent, so the photo shows faintly
-    beneath the sketch, or 0 for lines alone over a generated photo."""
+    beneath the sketch, or 0 for lines alone over a generated photo. When ``region()``
+    gives a mask plane, lines outside it (< 128) are drawn faint: they are not used."""
 
     def render(x0: int, y0: int, x1: int, y1: int, step: int) -> QImage:
         value = source()[y0:y1:step, x0:x1:step].astype(np.float32) / 255.0
         opacity = paper()
         alpha = (1.0 - value) + value * opacity  # ink is opaque, paper as asked
         white = value * opacity  # premultiplied white of the paper
+        inside = region()
+        if inside is not None:
+            keep = np.where(inside[y0:y1:step, x0:x1:step] >= 128, 1.0, OUTSIDE_LINES)
+            alpha, white = alpha * keep, white * keep
         out = np.empty(value.shape + (4,), np.uint8)
         out[..., :3] = (white * 255.0 + 0.5).astype(np.uint8)[..., None]
         out[..., 3] = (alpha * 255.0 + 0.5).astype(np.uint8)

@@ -49,6 +49,7 @@ MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
 MASK_COLOUR = (230, 40, 40)
 SKETCH_PAPER = 0.72  # opacity of the sketch's paper over the photo: the photo shows faintly
 PREVIEW_SLACK = 0.01  # share of the photo's height a preview may be off after scaling
+PREVIEW_Z = 1.5  # a job's preview: over the photo and result, under lines, colour and mask
 
 
 class Tool(StrEnum):
@@ -91,14 +92,19 @@ class CanvasView(QGraphicsView):
         self._space = False
         self._cursor: QPointF | None = None  # scene position of the brush outline
         self._preview = QGraphicsPixmapItem()
-        self._preview.setZValue(5)
+        self._preview.setZValue(PREVIEW_Z)
         self._preview.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self._faces: list[QGraphicsRectItem] = []
         self._faces_visible = True
         self.compare = False
         self.compare_x = 0.0
         self._dragging_split = False
-        self._mask_outline = False
+        self._mask_outline = False  # a job works inside the mask: show its border only
+        self._outline_always = False  # the mask is a region others draw inside (Sketch)
+        # Sketch's Draw into photo: paper opacity of the lines (None: the usual rule) and
+        # lines outside the mask dimmed (they are not used there)
+        self._sketch_paper: float | None = None
+        self._lines_in_mask = False
         self._fitted = True  # re-fit on resize until the user zooms
 
     # --- document and layers ----------------------------------------------------
@@ -120,7 +126,8 @@ class CanvasView(QGraphicsView):
                 document.height,
                 sketch_render(
                     lambda: document.sketch,
-                    lambda: 0.0 if document.result is not None else SKETCH_PAPER,
+                    lambda: self._paper(document),
+                    lambda: document.mask if self._lines_in_mask else None,
                 ),
             ),
             Layer.PAINT: TiledLayer(
@@ -129,7 +136,11 @@ class CanvasView(QGraphicsView):
             Layer.MASK: TiledLayer(
                 document.width,
                 document.height,
-                mask_render(lambda: document.mask, MASK_COLOUR, lambda: self._mask_outline),
+                mask_render(
+                    lambda: document.mask,
+                    MASK_COLOUR,
+                    lambda: self._mask_outline or self._outline_always,
+                ),
             ),
         }
         order = (Layer.PHOTO, Layer.RESULT, Layer.SKETCH, Layer.PAINT, Layer.MASK)
@@ -141,18 +152,25 @@ class CanvasView(QGraphicsView):
         self.layers[Layer.SKETCH].setVisible(False)
         self.layers[Layer.RESULT].setVisible(document.result is not None)
         self._preview = QGraphicsPixmapItem()
-        self._preview.setZValue(2.5)
+        self._preview.setZValue(PREVIEW_Z)
         self._preview.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         scene.addItem(self._preview)
         document.changed.connect(self._on_changed)
         self.compare_x = document.width / 2
         self.fit()
 
+    def _paper(self, document: Document) -> float:
+        if self._sketch_paper is not None:
+            return self._sketch_paper
+        return 0.0 if document.result is not None else SKETCH_PAPER
+
     def _on_changed(self, layer: str, rect: QRect) -> None:
         item = self.layers.get(Layer(layer))
         if item is None:
             return
         item.invalidate(rect)
+        if layer == Layer.MASK and self._lines_in_mask:
+            self.layers[Layer.SKETCH].invalidate(rect)  # lines there are (no longer) used
         if layer == Layer.RESULT and self.document is not None:
             item.setVisible(self.document.result is not None)
             self.layers[Layer.SKETCH].invalidate()  # its paper hides only the photo
@@ -171,6 +189,22 @@ class CanvasView(QGraphicsView):
             self._mask_outline = on
             if Layer.MASK in self.layers:
                 self.layers[Layer.MASK].invalidate()
+
+    def set_region_mode(self, on: bool) -> None:
+        """Draw into a region (Sketch's Draw into photo): the mask is drawn as its border,
+        so what is redrawn inside it shows; lines have no paper and are dimmed outside
+        the mask, where they are not used. Off: the usual rules of each layer."""
+        if on == self._outline_always:
+            return
+        self._outline_always = self._lines_in_mask = on
+        self._sketch_paper = 0.0 if on else None
+        for layer in (Layer.MASK, Layer.SKETCH):
+            if layer in self.layers:
+                self.layers[layer].invalidate()
+
+    @property
+    def region_mode(self) -> bool:
+        return self._outline_always
 
     def set_layer_opacity(self, layer: Layer, opacity: float) -> None:
         if layer in self.layers:

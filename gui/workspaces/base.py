@@ -136,6 +136,9 @@ class Workspace(QWidget):
         self.context.canvas.paint_layer = self.paint_layer
         self.context.canvas.set_faces_visible(self.shows_faces)
 
+    def deactivate(self) -> None:
+        """Another panel is shown now: undo what ``activate`` set up only for this one."""
+
     def submit(self, name: str, fn, replace: bool = False) -> None:  # noqa: ANN001
         self.context.canvas.show_preview(None)
         self.context.bridge.submit(name, fn, replace=replace, owner=self)
