@@ -8,11 +8,12 @@ The loop, arguments, resume and batch workers are the trainer skeleton's
 (:mod:`training.loop`): AdamW with a linear warm-up, clipped gradients, EMA weights.
 
 A small diffusers ``UNet2DModel`` (64x64, widths 32-64-128, one layer per block,
-attention only at 16x16: about 30 ms per ONNX call on one core, so 50 sampling steps
-take well under 10 s) learns to predict the noise of random 64 px patches of the
-corpus's training photos (DDPM Algorithm 1: uniform t, MSE on eps, linear betas
-1e-4..0.02 over T = 1000). Patches are taken at 0.5-1x the photo's pixels, so the model
-learns texture at the scale of the damage it will fill. Sampling uses the EMA weights.
+attention only at 16x16: small enough that watching 50 sampling steps on a CPU takes
+seconds; the card and docs/bench-results.md have the timings) learns to predict the
+noise of random 64 px patches of the corpus's training photos (DDPM Algorithm 1:
+uniform t, MSE on eps, linear betas 1e-4..0.02 over T = 1000). Patches are taken at
+0.5-1x the photo's pixels, so the model learns texture at the scale of the damage it
+will fill. Sampling uses the EMA weights.
 
 Export measures the pack through the engine itself: samples, and RePaint inpainting
 of brush-stroke holes in held-out crops beside OpenCV's Telea and Navier-Stokes

@@ -126,10 +126,11 @@ def mirror_scores(
 ) -> np.ndarray:
     """ONet's face probability for each face's square crop mirrored left to right.
 
-    A face is nearly symmetric, so its mirror image scores as high as itself (0.97 or
-    more for every real face we measured, Solvay 1927's small gray ones included); the
-    textures MTCNN mistakes for faces (rocks, a hand, a wave) are not, and their mirror
-    scores 0.1-0.5 (training/tune_face_detection.py has the figures).
+    A face is nearly symmetric, so its mirror image scores about as high as itself,
+    small gray faces included; the textures MTCNN mistakes for faces (rocks, a hand, a
+    wave) are not, and their mirror scores far lower. training/tune_face_detection.py
+    measures both on training and validation photos; the thresholds in
+    engine/pipelines/restore.py come from it.
     """
     if not faces:
         return np.zeros(0, np.float32)
