@@ -35,18 +35,18 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
-from skimage.metrics import structural_similarity
 from torch.nn import functional as F  # noqa: N812
 
 from engine.models import Registry, seal_pack, write_pack
 from engine.pipelines import diffusion
 from training.convert.ddpm import describe_unet, eps_manifest, export_eps_pack
-from training.data.corpus import Corpus, load_corpus, photo_array
+from training.data.corpus import Corpus, load_corpus
 from training.data.patches import PatchSampler
 from training.eval import holes
 from training.eval.cards import render_card, save_grid
+from training.eval.cases import hole_cases
 from training.eval.holes import HoleCase
-from training.eval.metrics import psnr
+from training.eval.metrics import psnr, ssim_in_hole
 from training.loop import (
     Run,
     batches,
@@ -108,36 +108,7 @@ def train_step(unet, scheduler, clean: torch.Tensor, generator: torch.Generator)
 # --- evaluation -----------------------------------------------------------------
 
 
-def brush_mask(height: int, width: int, rng: np.random.Generator, size: int) -> np.ndarray:
-    """Random brush strokes 8-24 px wide (scaled to the model size) over 5-15% of the area:
-    the bench's holes, so the card and ``make bench`` measure the same kind of damage."""
-    scale = size / 64
-    return holes.brush_mask(height, width, rng, (8 * scale, 24 * scale))
-
-
-def hole_cases(paths: list[Path], count: int, size: int, seed: int = 20261128) -> list[HoleCase]:
-    """Held-out crops of ``size``..``2 size`` native px with brush-stroke holes; fixed per seed."""
-    rng = np.random.default_rng(seed)
-    photos = [photo_array(p) for p in paths]
-    photos = [p for p in photos if min(p.shape[:2]) >= 2 * size]
-    cases = []
-    for _ in range(count):
-        side = int(rng.integers(size, 2 * size + 1))
-        photo = photos[int(rng.integers(len(photos)))]
-        y = int(rng.integers(0, photo.shape[0] - side + 1))
-        x = int(rng.integers(0, photo.shape[1] - side + 1))
-        crop = photo[y : y + side, x : x + side].astype(np.float32) / 255
-        cases.append(HoleCase(crop, brush_mask(side, side, rng, size)))
-    return cases
-
-
 Fill = Callable[[int, HoleCase, np.ndarray], np.ndarray]  # (seed, case, damaged) -> filled
-
-
-def hole_ssim(a: np.ndarray, b: np.ndarray, hole: np.ndarray) -> float:
-    """Mean of the SSIM map over the hole's pixels (7 px windows, channels averaged)."""
-    _, full = structural_similarity(a, b, data_range=1.0, channel_axis=2, full=True)
-    return float(full.mean(axis=2)[hole].mean())
 
 
 def measure(registry: Registry, name: str, cases: list[HoleCase], args) -> dict[str, Any]:
@@ -183,7 +154,7 @@ def measure(registry: Registry, name: str, cases: list[HoleCase], args) -> dict[
         for method, fill in methods.items():
             filled = fill(i, case, damaged)
             scores[method].append(
-                (psnr(filled, case.truth, case.hole), hole_ssim(filled, case.truth, case.hole))
+                (psnr(filled, case.truth, case.hole), ssim_in_hole(filled, case.truth, case.hole))
             )
             row.append(filled)
         examples.append(row)

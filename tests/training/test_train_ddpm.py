@@ -13,6 +13,7 @@ from engine.models import Registry, read_pack, verify_pack
 from engine.pipelines import diffusion
 from training import train_ddpm
 from training.data.corpus import INDEX_NAME, INDEX_VERSION
+from training.eval.holes import model_brush_mask
 
 
 def fake_corpus(root: Path) -> Path:
@@ -74,5 +75,5 @@ def test_brush_strokes_cover_five_to_fifteen_percent() -> None:
     rng = np.random.default_rng(1)
     for _ in range(20):
         side = int(rng.integers(64, 129))
-        mask = train_ddpm.brush_mask(side, side, rng, 64)
+        mask = model_brush_mask(side, side, rng, 64)
         assert 0.05 <= mask.mean() <= 0.15

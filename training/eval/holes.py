@@ -1,6 +1,6 @@
 """Brush-hole inpainting cases on the bundled held-out photos (no corpus, no torch).
 
-The holes follow the DDPM card's protocol (``training/train_ddpm.brush_mask``): random
+The holes follow the DDPM card's protocol (:func:`model_brush_mask`): random
 brush strokes 8-24 px wide, 1-3 segments each, added until 5-15 % of the picture is
 covered. The photos are the clean targets in ``resources/samples`` (held-out photos
 for every bundled pack, see its README); crops are fixed by the seed.
@@ -53,6 +53,14 @@ def brush_mask(
         if trial.mean() <= 0.15:
             mask = trial
     return mask.astype(bool)
+
+
+def model_brush_mask(height: int, width: int, rng: np.random.Generator, size: int) -> np.ndarray:
+    """Random brush strokes 8-24 px wide (scaled to the model size) over 5-15% of the area:
+    the bench's holes at the scale of a ``size`` px model, so the DDPM card and
+    ``make bench`` measure the same kind of damage."""
+    scale = size / 64
+    return brush_mask(height, width, rng, (8 * scale, 24 * scale))
 
 
 def held_out_photos() -> list[tuple[str, np.ndarray]]:

@@ -37,6 +37,13 @@ def ssim(a: np.ndarray, b: np.ndarray, where: np.ndarray | None = None) -> float
     return float(full[inside].mean()) if inside.any() else 1.0
 
 
+def ssim_in_hole(a: np.ndarray, b: np.ndarray, hole: np.ndarray) -> float:
+    """Mean of the SSIM map over the hole's pixels (7 px windows, channels averaged): the
+    DDPM card's measure, on float32 HxWx3 images (unlike :func:`ssim`, no float64 copy)."""
+    _, full = structural_similarity(a, b, data_range=1.0, channel_axis=2, full=True)
+    return float(full.mean(axis=2)[hole].mean())
+
+
 @dataclass(frozen=True)
 class MaskScores:
     precision: float
