@@ -240,6 +240,14 @@ class MainWindow(QMainWindow):
         self.bigger_action = a("Bigger Brush", lambda: self._brush(1.25), "]")
         self.smaller_action = a("Smaller Brush", lambda: self._brush(0.8), "[")
         self.cancel_action = a("Cancel Job", self.bridge.cancel, "Esc")
+        # what the Sketch workspace's brush paints (its Paints buttons)
+        self.pen_target_action = a("Sketch: Pen (Lines)", lambda: self._paint(Layer.SKETCH), "P")
+        self.colour_target_action = a(
+            "Sketch: Colour Hint Brush", lambda: self._paint(Layer.PAINT), "K"
+        )
+        self.region_target_action = a(
+            "Sketch: Region Brush (Draw into Photo)", lambda: self._paint(Layer.MASK), "R"
+        )
         self.models_action = a("&Installed Models…", self.show_models)
         self.import_action = a("&Import Model Pack…", self.import_pack)
         self.about_action = a("&About Heirloom", self.show_about)
@@ -348,6 +356,10 @@ class MainWindow(QMainWindow):
             None,
             self.bigger_action,
             self.smaller_action,
+            None,
+            self.pen_target_action,
+            self.colour_target_action,
+            self.region_target_action,
             None,
             self.cancel_action,
         ):
@@ -688,6 +700,18 @@ class MainWindow(QMainWindow):
 
     def _tool(self, tool: Tool) -> None:
         self.canvas.tool = tool
+
+    def _paint(self, layer: Layer) -> None:
+        """P, K, R: what the Sketch brush paints (the region only in Draw into photo)."""
+        if not self.sketch.isVisible():
+            self.statusBar().showMessage(
+                "P, K and R choose the brush of the Sketch workspace", 4000
+            )
+            return
+        if layer == Layer.MASK and not self.sketch.into_mode:
+            self.statusBar().showMessage("The region brush is for Draw into photo (Mode)", 4000)
+            return
+        self.sketch.paint_on(layer)
 
     def _brush(self, factor: float) -> None:
         self.canvas.set_brush(radius=self.canvas.radius * factor)

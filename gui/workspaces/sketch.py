@@ -83,9 +83,9 @@ HINT_ALPHA = 128  # colour strokes at least this opaque are hints (soft brush ed
 WHOLE, INTO = "photo", "into"
 MODES = ((WHOLE, "Sketch to photo"), (INTO, "Draw into photo"))
 TARGETS = (  # what the brush paints: (layer, button text, brush box title, tooltip)
-    (Layer.SKETCH, "Lines", "Pen", "Draw black lines (E erases)"),
-    (Layer.PAINT, "Colour", "Colour brush", "Dab colour hints (E erases them)"),
-    (Layer.MASK, "Region", "Region brush", "Paint the region to redraw (E erases it)"),
+    (Layer.SKETCH, "Lines", "Pen", "Draw black lines (P; E erases)"),
+    (Layer.PAINT, "Colour", "Colour brush", "Dab colour hints (K; E erases them)"),
+    (Layer.MASK, "Region", "Region brush", "Paint the region to redraw (R; E erases it)"),
 )
 DEFAULT_RADIUS = {Layer.PAINT: 8.0, Layer.MASK: 24.0}  # the pen keeps the canvas's size
 
@@ -96,10 +96,16 @@ def blank_document(width: int, height: int) -> Document:
     return Document(LoadedImage(paper, None, ImageMeta()))
 
 
-def colour_hints(document: Document) -> tuple[np.ndarray, np.ndarray] | None:
-    """The colour strokes as the engine's hints: (HxWx3 colours, HxW 1/0 where a hint
-    is), or None when nothing is painted (drawing never allocates the layer)."""
+def has_hints(document: Document) -> bool:
+    """Colour hints are painted (drawing never allocates the colour layer)."""
     paint = document.paint_if_any
+    return paint is not None and bool((paint[..., 3] >= HINT_ALPHA).any())
+
+
+def colour_hints(paint: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """An RGBA colour layer as the engine's hints: (HxWx3 colours, HxW 1/0 where a hint
+    is), or None without any. Made in the job, off the GUI thread: a big photo's float
+    copies take a while."""
     if paint is None:
         return None
     dabs = paint[..., 3] >= HINT_ALPHA
@@ -109,8 +115,8 @@ def colour_hints(document: Document) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def ran_on(info: dict) -> str:
-    """ "PACK on DEVICE" for the status line; the device's short name (the status bar's
-    device box says why CUDA was not used, with details)."""
+    """The pack and the device that ran, for the status line: the device's short name
+    (the status bar's device box says why CUDA was not used, with details)."""
     device = str(info.get("device", "?")).split(" (")[0]
     return f"{info.get('model', '?')} on {device}"
 
@@ -190,7 +196,8 @@ class SketchWorkspace(Workspace):
     hint = (
         "Trace a photo's edges or start on a blank page, then draw black lines with the "
         "pen (E erases). With Live on, the photo follows every stroke; L shows or hides "
-        "the lines over it. Draw into photo redraws only a region you paint."
+        "the lines over it. Draw into photo redraws only a region you paint (R), "
+        "along your lines (P) and colours (K)."
     )
     paint_layer = Layer.SKETCH
 
@@ -514,11 +521,11 @@ class SketchWorkspace(Workspace):
                 "count only inside it."
             )
         self.region_info.setText(region)
-        hints = None if document is None else colour_hints(document)
-        if hints is None:
+        paint = None if document is None else document.paint_if_any
+        if paint is None or not has_hints(document):
             text = "No colour hints: choose Colour and dab where you want a colour."
         else:
-            text = f"Colour hints on {share_text(hints[1] > 0.5)} of the photo."
+            text = f"Colour hints on {share_text(paint[..., 3] >= HINT_ALPHA)} of the photo."
         self.hint_info.setText(text + " (Shared with Diffuse's colour strokes.)")
 
     def _live_toggled(self, on: bool) -> None:
@@ -634,13 +641,13 @@ class SketchWorkspace(Workspace):
         if document is None:
             return
         previous, self._sketched = self._sketched, layers_of(document, WHOLE)
-        hints = colour_hints(document)
         into_pack = self.into_model.currentData()
-        coloured = hints is not None and into_pack is not None
+        coloured = into_pack is not None and has_hints(document)
         no_lines = document.sketch.min() == 255
         if live and no_lines and not coloured:  # no lines (all undone or erased)
             if previous is not None and (
-                previous[0].min() < 255 or (previous[1] is not None and previous[1].any())
+                previous[0].min() < 255
+                or (previous[1] is not None and (previous[1][..., 3] >= HINT_ALPHA).any())
             ):
                 document.follow_result(None)  # the photo made from lines goes with them
             self.status.setText("Live: the photo appears after the first line.")
@@ -649,13 +656,13 @@ class SketchWorkspace(Workspace):
         settings = self.context.settings
         registry = self.context.registry
         if coloured:
-            assert hints is not None
-            photo, (tints, dabs) = document.photo, hints
+            photo, paint = document.photo, self._sketched[1]
             into = IntoOptions(model=into_pack, device=settings.device)  # type: ignore[arg-type]
             draw = self.sketch_into_photo
-            frame = np.ones(edges.shape[:2], np.float32)
 
             def job(emit: Emitter, cancel: CancelToken) -> Result:
+                frame = np.ones(edges.shape[:2], np.float32)
+                tints, dabs = colour_hints(paint) or (None, None)
                 result = draw(
                     photo, frame, edges[..., 0], tints, dabs, into, emit, cancel, registry
                 )
@@ -693,16 +700,16 @@ class SketchWorkspace(Workspace):
             self.status.setText("Paint the region to redraw (Paint region), then draw in it.")
             return
         base = document.photo if document.result is None else document.result
-        edges = document.sketch.astype(np.float32) / 255.0
-        hints = colour_hints(document)
-        tints, dabs = (None, None) if hints is None else hints
         options = IntoOptions(model=pack, device=self.context.settings.device)  # type: ignore[arg-type]
         registry, draw = self.context.registry, self.sketch_into_photo
-        area = region.astype(np.float32)
         run = IntoRun(document, base, layers, region, region_bitmap(region), live)
+        lines, paint, _mask = layers  # copies: the pen goes on while the job runs
 
         def job(emit: Emitter, cancel: CancelToken) -> Result:
             start = time.perf_counter()
+            edges = lines.astype(np.float32) / 255.0
+            tints, dabs = colour_hints(paint) or (None, None)
+            area = region.astype(np.float32)
             result = draw(base, area, edges, tints, dabs, options, emit, cancel, registry)
             photo = result.images["photo"]
             emit.preview(photo, 1, 1)  # its QImage is made here, off the GUI thread
@@ -796,6 +803,8 @@ class SketchWorkspace(Workspace):
             document.set_result(image, "Sketch to photo")
         self.context.canvas.set_layer_visible(Layer.RESULT, True)
         colours = ", in your colours" if result.info.get("colours") else ""
+        if not colours and has_hints(document):
+            colours = " (colour hints need a sketch-into pack: Models ▸ Import…)"
         self.status.setText(
             f"Photo generated by {ran_on(result.info)}{colours}. L hides or shows the lines."
         )

@@ -84,9 +84,9 @@ def test_journey_draw_into_a_photo(window, qtbot, tmp_path, monkeypatch, press):
         "Trace edges into region"
     )
 
-    # a line of the user's own, across the region, with the pen
-    panel.target_buttons[Layer.SKETCH].click()
-    assert canvas.paint_layer == Layer.SKETCH
+    # a line of the user's own, across the region, with the pen (P)
+    press(window, Qt.Key.Key_P)
+    assert canvas.paint_layer == Layer.SKETCH and panel.target_buttons[Layer.SKETCH].isChecked()
     canvas.set_brush(radius=2, hardness=1.0)
     drag(window, qtbot, [(380, 210), (600, 160)])
     assert document.sketch[185, 490] == 0
@@ -261,3 +261,35 @@ def test_whole_canvas_mode_with_colour_hints_draws_the_whole_frame(window, qtbot
         registry=window.context.registry,
     )
     assert np.array_equal(document.result, expected.images["photo"])
+
+
+def test_p_k_r_choose_what_the_sketch_brush_paints(window, qtbot, press):
+    from gui.shortcuts import action_keys
+
+    window.open_now(PHOTO)
+    panel = sketch_panel(window, WHOLE)
+    canvas = window.canvas
+    press(window, Qt.Key.Key_K)
+    assert canvas.paint_layer == Layer.PAINT and panel.brush.title() == "Colour brush"
+    press(window, Qt.Key.Key_R)  # no region in the whole-canvas mode: it says so
+    assert canvas.paint_layer == Layer.PAINT
+    assert "Draw into photo" in window.statusBar().currentMessage()
+    panel.mode.setCurrentIndex(panel.mode.findData(INTO))
+    press(window, Qt.Key.Key_P)
+    assert canvas.paint_layer == Layer.SKETCH and panel.brush.title() == "Pen"
+    press(window, Qt.Key.Key_R)
+    assert canvas.paint_layer == Layer.MASK and panel.brush.title() == "Region brush"
+    # each keeps its own brush size
+    canvas.set_brush(radius=40)
+    press(window, Qt.Key.Key_P)
+    canvas.set_brush(radius=2)
+    press(window, Qt.Key.Key_R)
+    assert canvas.radius == 40
+    # elsewhere the keys leave the brush alone, and say where they work
+    window.tabs.setCurrentIndex(window.workspaces.index(window.restore))
+    press(window, Qt.Key.Key_P)
+    assert canvas.paint_layer == Layer.MASK
+    assert "Sketch workspace" in window.statusBar().currentMessage()
+    keys = dict(action_keys(window.actions()))
+    assert keys["P"] == "Sketch: Pen (Lines)" and keys["K"] == "Sketch: Colour Hint Brush"
+    assert keys["R"] == "Sketch: Region Brush (Draw into Photo)"
