@@ -207,18 +207,19 @@ class SketchWorkspace(Workspace):
         self.sketch_to_photo = sketch_to_photo  # an attribute: tests time a slow stand-in
         self.sketch_into_photo = sketch_into_photo
 
-        mode_box = QGroupBox("Mode")
-        mode_form = QFormLayout(mode_box)
+        mode_row = QHBoxLayout()
         self.mode = ElidedCombo()
         for mode, label in MODES:
             self.mode.addItem(label, mode)
         self.mode.setToolTip(
-            "Sketch to photo: the whole canvas becomes a new photo. Draw into photo: only "
-            "a region you paint is redrawn; the rest stays the photo, pixel for pixel"
+            "Sketch to photo: the lines on the whole canvas become a new photo. Draw into "
+            "photo: only a region you paint is redrawn, along your lines and colours; the "
+            "rest stays the photo, pixel for pixel"
         )
-        mode_form.addRow(self.mode)
-        self.mode_info = _hint_label()
-        mode_form.addRow(self.mode_info)
+        mode_label = QLabel("Mode")
+        mode_label.setObjectName("modeLabel")
+        mode_row.addWidget(mode_label)
+        mode_row.addWidget(self.mode, 1)
 
         self.region_box = QGroupBox("1  Region to redraw")
         region_form = QFormLayout(self.region_box)
@@ -309,7 +310,8 @@ class SketchWorkspace(Workspace):
         self.photo_form.addRow(self.apply_button)
 
         # the run's button and what it said above the brush: in reach without scrolling
-        for widget in (mode_box, self.region_box, self.lines_box, self.photo_box):
+        self.layout_.addLayout(mode_row)
+        for widget in (self.region_box, self.lines_box, self.photo_box):
             self.layout_.addWidget(widget)
         self.layout_.addWidget(self.status)
         self.layout_.addWidget(self.brush)
@@ -400,13 +402,6 @@ class SketchWorkspace(Workspace):
         self.into_label.setText("Model" if into else "With colours")
         self.generate_button.setVisible(not into)
         self.apply_button.setVisible(into)
-        self.mode_info.setText(
-            "Only the region you paint is redrawn, along your lines and colours; outside "
-            "it the photo stays pixel for pixel."
-            if into
-            else "The lines on the whole canvas become a new photo (with colour hints, "
-            "in their colours)."
-        )
 
     def paint_on(self, layer: Layer) -> None:
         """The brush paints ``layer``: lines, colour hints or the region (each keeps its
@@ -473,6 +468,10 @@ class SketchWorkspace(Workspace):
             canvas.show_preview(None)
         self.refresh_models()
         self._enable()
+        document = self.context.document
+        has_region = document is not None and document.mask.max() >= 128
+        if into and has_region and self.live.isChecked() and self.live_run is None:
+            self.debounce.start()  # back in the workspace: the preview comes back
 
     def deactivate(self) -> None:
         """Another workspace is shown: the region's look and the live preview go."""
@@ -517,8 +516,8 @@ class SketchWorkspace(Workspace):
         else:
             region = (
                 f"Region: {share_text(document.mask >= 128)} of the photo, inside the red "
-                "outline (the mask, shared with Restore and Diffuse). Lines and colours "
-                "count only inside it."
+                "outline (the mask, shared with Restore and Diffuse). Only the lines and "
+                "colours inside it count; outside it the photo stays as it is."
             )
         self.region_info.setText(region)
         paint = None if document is None else document.paint_if_any
