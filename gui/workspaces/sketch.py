@@ -383,11 +383,10 @@ class SketchWorkspace(Workspace):
         elif self.paint_layer == Layer.MASK:
             self.paint_on(Layer.SKETCH)
         self._show_mode()
-        self.on_document()
+        self._sketched = None
+        self._enable()
         if self.isVisible():
-            self.activate()
-            if self.live.isChecked():
-                self.debounce.start()
+            self.activate()  # into the photo with Live on: the preview of the region
 
     def _show_mode(self) -> None:
         into = self.into_mode
@@ -739,6 +738,9 @@ class SketchWorkspace(Workspace):
         document = self.context.document
         if document is None:
             return
+        if self._asked_job_running():
+            self.status.setText("Busy with what you asked for; Apply again when it is done.")
+            return
         run = self.live_run
         if (
             run is not None
@@ -839,6 +841,8 @@ class SketchWorkspace(Workspace):
             self.live_run = run
             self._keep(run)
             return
+        if not (self.isVisible() and self.into_mode):
+            return  # the preview was not shown: back in the workspace, it is made again
         self.live_run = run
         self.latencies_ms.append(run.latency_ms)
         self.engine_ms.append(float(result.info.get("seconds", 0.0)) * 1000)

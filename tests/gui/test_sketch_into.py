@@ -293,3 +293,24 @@ def test_p_k_r_choose_what_the_sketch_brush_paints(window, qtbot, press):
     keys = dict(action_keys(window.actions()))
     assert keys["P"] == "Sketch: Pen (Lines)" and keys["K"] == "Sketch: Colour Hint Brush"
     assert keys["R"] == "Sketch: Region Brush (Draw into Photo)"
+
+
+def test_the_preview_belongs_to_the_sketch_workspace(window, qtbot):
+    window.open_now(PHOTO)
+    panel = sketch_panel(window, INTO)
+    document, canvas = window.context.document, window.canvas
+    canvas.tool = Tool.BRUSH
+    canvas.set_brush(radius=30, hardness=1.0)
+    drag(window, qtbot, [(500, 300), (600, 300)])
+    qtbot.waitUntil(lambda: live_caught_up(panel, document) and canvas.preview_shown, timeout=30000)
+    window.tabs.setCurrentIndex(window.workspaces.index(window.diffuse))
+    assert not canvas.preview_shown and not canvas.region_mode
+    assert document.result is None
+    window.tabs.setCurrentIndex(window.workspaces.index(panel))  # it comes back, live
+    qtbot.waitUntil(lambda: canvas.preview_shown, timeout=30000)
+    assert canvas.region_mode and document.result is None
+    # the whole-canvas mode shows no preview and starts no run of its own
+    panel.mode.setCurrentIndex(panel.mode.findData(WHOLE))
+    assert not canvas.preview_shown
+    qtbot.wait(400)
+    assert not window.bridge.busy and document.result is None
