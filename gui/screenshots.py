@@ -377,7 +377,11 @@ JOURNEYS: dict[str, Callable[[MainWindow, Path, list[str]], None]] = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gui.screenshots", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m gui.screenshots",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("out", nargs="?", default="out/screenshots", type=Path)
     parser.add_argument(
         "--only", action="append", choices=[*JOURNEYS, "shortcuts"], help="this journey only"
