@@ -203,8 +203,10 @@ def draw_into_shots(
     panel.apply_button.click()
     window.canvas.set_split((box[0] + box[2]) / 2)  # the split through the region
     window.compare_action.trigger()
-    window.lines_action.trigger()  # lines hidden: the redrawn pixels themselves
+    window.lines_action.trigger()  # lines and hints hidden: the redrawn pixels themselves
+    window.canvas.set_layer_visible(Layer.PAINT, False)
     _save(window, out, "20-draw-into-compare")
+    window.canvas.set_layer_visible(Layer.PAINT, True)
     window.lines_action.trigger()
     window.compare_action.trigger()
     panel.live.setChecked(False)
