@@ -26,7 +26,7 @@ from engine import arrays
 from engine.cancel import NEVER, CancelToken
 from engine.errors import HeirloomError, PackError
 from engine.limits import TILE
-from engine.models import ModelPack, SizeRule, TensorSpec
+from engine.models import Manifest, ModelPack, SizeRule, TensorSpec
 from engine.runtime import Device, Session, open_pack
 from engine.tiling import padded_size, run_tiled, smallest_tile, tile_for_budget
 
@@ -73,6 +73,25 @@ def _find(inputs: tuple[TensorSpec, ...], role: Role, required: bool) -> TensorS
     return next((s for s in inputs if s.layout == role.layout), None)
 
 
+def resolve_inputs(manifest: Manifest) -> dict[str, TensorSpec]:
+    """Role -> graph input for a pack of a task in :data:`ROLES` (no session needed, so a
+    pipeline can refuse a pack it cannot feed before opening it)."""
+    roles = ROLES.get(manifest.task)
+    if roles is None:
+        raise PackError(f"model pack '{manifest.name}': Heirloom cannot feed task {manifest.task}")
+    inputs: dict[str, TensorSpec] = {}
+    for index, (role, how) in enumerate(roles.items()):
+        spec = _find(manifest.inputs, how, required=index == 0)
+        if spec is not None:
+            inputs[role] = spec
+    first = next(iter(roles))
+    if first not in inputs:
+        raise PackError(
+            f"model pack '{manifest.name}' has no {roles[first].layout} input for the {first}"
+        )
+    return inputs
+
+
 class PackAdapter:
     """A pack's open session plus the translation between roles and graph tensors.
 
@@ -83,21 +102,8 @@ class PackAdapter:
     def __init__(self, pack: ModelPack, session: Session) -> None:
         self.pack = pack
         self.session = session
-        manifest = pack.manifest
-        roles = ROLES.get(manifest.task)
-        if roles is None:
-            raise PackError(f"model pack '{pack.name}': Heirloom cannot feed task {manifest.task}")
-        self.roles = roles
-        self.inputs: dict[str, TensorSpec] = {}
-        for index, (role, how) in enumerate(roles.items()):
-            spec = _find(manifest.inputs, how, required=index == 0)
-            if spec is not None:
-                self.inputs[role] = spec
-        first = next(iter(roles))
-        if first not in self.inputs:
-            raise PackError(
-                f"model pack '{pack.name}' has no {roles[first].layout} input for the {first}"
-            )
+        self.roles = ROLES.get(pack.manifest.task, {})
+        self.inputs = resolve_inputs(pack.manifest)
 
     @classmethod
     def open(cls, pack: ModelPack, device: Device = "auto") -> PackAdapter:
@@ -153,12 +159,12 @@ class PackAdapter:
     def to_model(self, values: np.ndarray, role: str, scale: float = 1.0) -> np.ndarray:
         """Values in [0, ``scale``] -> what the graph input for ``role`` wants.
 
-        A pack whose options give ``mean`` and ``std`` (MTCNN: pixels on
-        ``input_scale`` 255, minus 127.5, over 128) is normalised that way, as its
-        training was; any other is mapped linearly onto its declared value range.
+        A pack whose options give ``input_scale``, ``mean`` and ``std`` (MTCNN: pixels
+        on 0..255, minus 127.5, over 128) is normalised that way, as its training was;
+        any other is mapped linearly onto its declared value range.
         """
         options = self.options
-        if "mean" in options and "std" in options:
+        if {"input_scale", "mean", "std"} <= options.keys():
             input_scale = float(options.get("input_scale", 1.0))
             if input_scale != scale:
                 values = values * np.float32(input_scale / scale)
