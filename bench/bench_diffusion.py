@@ -29,12 +29,12 @@ from dataclasses import replace
 import numpy as np
 
 from bench.common import Row, median_seconds
-from bench.holes import opencv_fill, photo_cases
-from bench.metrics import psnr
 from engine.errors import PackError
 from engine.jobs import Emitter, silent
 from engine.models import Registry
 from engine.pipelines.diffusion import GenerateOptions, InpaintOptions, generate, inpaint
+from training.eval.holes import opencv_fill, photo_cases
+from training.eval.metrics import psnr
 
 NAME = "diffusion"
 PACK = "heirloom-ddpm64"
@@ -225,6 +225,8 @@ def inpaint_rows(registry: Registry, name: str, extra: dict) -> list[Row]:
     large_extra = {
         **extra,
         "windows": big.info["windows"],
+        "draws": big.info["draws"],
+        "context": big.info["context"],
         "model_calls": big.info["model_calls"],
         "hole": round(float(large.hole.mean()), 3),
     }

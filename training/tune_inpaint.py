@@ -4,12 +4,12 @@
         [--side PX]
 
 Fills brush-stroke holes in crops of the *validation* photos (``Corpus.validation``;
-the DDPM card's protocol, ``train_ddpm.hole_cases``, with its own seed) with each
+the DDPM card's protocol, ``training.eval.cases.hole_cases``, with its own seed) with each
 named setting of :class:`engine.pipelines.diffusion.InpaintOptions` through the engine
 on the CPU, and writes per case: PSNR inside the hole, seconds, model calls, windows,
 and OpenCV Telea's PSNR on the same hole. The held-out photos are never used here.
 ``--side PX`` takes square crops of that side instead, with the bench's brush holes
-(8-24 px wide, ``bench.holes.brush_mask``): photos of many windows, whose windows
+(8-24 px wide, ``training.eval.holes.brush_mask``): photos of many windows, whose windows
 mostly sit inside the photo (the card's small crops have windows flush with an edge).
 Nothing is trained. The chosen defaults (strength 0.25, 16 steps = 4 model steps, no
 resampling, 4 draws, context 8 px) and the scores behind them are in decision 0012.
@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.holes import HoleCase, brush_mask, opencv_fill
-from bench.metrics import psnr
 from engine.models import Registry
 from engine.pipelines import diffusion
 from training.data.corpus import load_corpus, photo_array
-from training.train_ddpm import hole_cases
+from training.eval.cases import hole_cases
+from training.eval.holes import HoleCase, brush_mask, opencv_fill
+from training.eval.metrics import psnr
 
 SEED = 4242  # the validation holes; the card's held-out ones use 20261128
 MODEL = "heirloom-ddpm64"

@@ -11,8 +11,7 @@ import shutil
 
 import pytest
 
-from engine import diffusion_cli
-from engine.cli import detect_scratches, restore, sketch
+from engine.cli import detect_scratches, diffuse, restore, sketch
 from fault_tools import MASK, PHOTO, digest, one_line_error, run
 
 CASES = {
@@ -62,7 +61,7 @@ def files(tmp_path, monkeypatch):
     def no_work(*args, **kwargs):
         raise AssertionError("work started before the paths were checked")
 
-    for module in (detect_scratches, restore, sketch, diffusion_cli):
+    for module in (detect_scratches, restore, sketch, diffuse):
         monkeypatch.setattr(module, "load_image", no_work)
     monkeypatch.setenv("HEIRLOOM_HOME", str(tmp_path / "home"))
     return {

@@ -10,7 +10,7 @@ import pytest
 from diffusion_graphs import SIZE, eps_pack
 from engine.models import Registry
 from engine.pipelines import diffusion
-from engine.pipelines.diffusion import InpaintOptions
+from engine.pipelines.diffusion import InpaintOptions, jobs, sampler
 
 STEPS = 8  # round(8 * 0.25) = 2 model steps at the default strength
 
@@ -81,11 +81,11 @@ def test_no_budget_or_a_given_context_is_respected(registry) -> None:
 
 def test_draws_come_in_antithetic_pairs() -> None:
     rng = np.random.default_rng(0)
-    four = diffusion._paired_noise(rng, (4, 3, 5, 5))
+    four = sampler.paired_noise(rng, (4, 3, 5, 5))
     assert np.array_equal(four[2:], -four[:2]) and not np.allclose(four[0], four[1])
-    three = diffusion._paired_noise(rng, (3, 3, 5, 5))
+    three = sampler.paired_noise(rng, (3, 3, 5, 5))
     assert np.array_equal(three[2], -three[0]) and not np.allclose(three[1], -three[0])
-    assert diffusion._paired_noise(rng, (1, 3, 5, 5)).shape == (1, 3, 5, 5)
+    assert sampler.paired_noise(rng, (1, 3, 5, 5)).shape == (1, 3, 5, 5)
 
 
 def test_a_pair_of_draws_varies_less_between_seeds_than_two_independent_ones(registry) -> None:
@@ -96,17 +96,14 @@ def test_a_pair_of_draws_varies_less_between_seeds_than_two_independent_ones(reg
 
     def spread(noise) -> float:
         outs = []
-        original = diffusion._paired_noise
-        diffusion._paired_noise = noise
-        try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(jobs, "paired_noise", noise)  # what the joint fill draws with
             for seed in range(6):
                 options = InpaintOptions(steps=8, seed=seed, draws=2, model="eps-conv")
                 result = diffusion.inpaint(image, mask, options, registry=registry)
                 outs.append(result.images["image"][mask])
-        finally:
-            diffusion._paired_noise = original
         return float(np.stack(outs).std(axis=0).mean())
 
-    paired = spread(diffusion._paired_noise)
-    independent = spread(diffusion._noise)
+    paired = spread(sampler.paired_noise)
+    independent = spread(sampler.noise)
     assert paired < 0.7 * independent
