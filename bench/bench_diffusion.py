@@ -9,7 +9,7 @@
 - RePaint on one 64 px window at the inpainting defaults, one draw and the default
   mean of draws, reported without a target: the unit cost of a window.
 - Inpainting photos (issue 17): 256x256 crops of the held-out sample photos with brush
-  holes over 5-15 % (bench/holes.py) at the defaults: median and slowest (targets
+  holes over 5-15 % (training/eval/holes.py) at the defaults: median and slowest (targets
   10 s and 30 s), and one 1024x768 photo (60 s); PSNR inside the holes against OpenCV
   Telea on the same photos (the spread over photos in ``extra``); and, on smaller
   card-protocol crops (64-128 px, where the old setting is affordable), the defaults
