@@ -165,15 +165,13 @@ class PackAdapter:
         """
         options = self.options
         if {"input_scale", "mean", "std"} <= options.keys():
-            input_scale = float(options.get("input_scale", 1.0))
+            input_scale = float(options["input_scale"])
             if input_scale != scale:
                 values = values * np.float32(input_scale / scale)
             return (values - float(options["mean"])) / float(options["std"])
         if scale != 1.0:
             values = values / np.float32(scale)
-        spec = self.input(role)
-        if spec.value_range is None:
-            spec = replace(spec, value_range=self.roles[role].default_range)
+        spec = replace(self.input(role), value_range=self._range(role))
         return arrays.to_model_range(values, spec)
 
     def from_model(self, values: np.ndarray, output: str | None = None) -> np.ndarray:
