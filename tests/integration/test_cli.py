@@ -73,3 +73,18 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args):
     result = heirloom(*args, home=tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith("heirloom: error:") and result.stderr.count("\n") == 1
+
+
+def test_every_command_module_has_the_converters_protocol():
+    """HELP, add_arguments(parser), run(args): one way to add a command."""
+    import argparse
+
+    from engine import cli
+
+    for name in cli.COMMANDS:
+        module = cli.command(name)
+        assert isinstance(module.HELP, str) and module.HELP, name
+        parser = argparse.ArgumentParser(prog=name)
+        module.add_arguments(parser)  # registers without touching anything
+        assert callable(module.run), name
+    assert cli.command_names() == set(cli.COMMANDS)

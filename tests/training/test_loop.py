@@ -77,3 +77,53 @@ def test_the_card_line_says_how_and_where_a_run_was_trained(tmp_path: Path) -> N
     line = loop.setup_summary(run)
     assert line.startswith("5500 steps of batch 16 (each batch used 2 times")
     assert "CPU (no GPU)" in line
+
+
+def test_train_sets_each_steps_rate_then_runs_its_hook_and_logs_the_means(
+    tmp_path: Path, clock
+) -> None:
+    net = torch.nn.Linear(2, 1)
+    ema = torch.nn.Linear(2, 1).requires_grad_(False)
+    opt = torch.optim.SGD(net.parameters(), lr=0.0)
+    modules = {"net": net, "ema": ema, "opt": opt}
+    rates: list[float] = []
+
+    def step() -> dict[str, float]:
+        clock[0] += 1.0
+        rates.append(opt.param_groups[0]["lr"])
+        return {"loss": float(len(rates))}
+
+    hooked: list[int] = []
+    ema_step = loop.ema_hook(ema, net, 0.999)
+    apart = (ema.weight - net.weight).abs().max().item()
+
+    def after(done: int) -> None:
+        hooked.append(done)
+        ema_step(done)
+
+    run = Run("skeleton", root=tmp_path)
+    loop.train(
+        run, modules, step, lr=loop.warm_up(1.0, 4), minutes=10, steps=6, log_every=4,
+        after_step=after,
+    )  # fmt: skip
+    assert rates == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0] and hooked == [1, 2, 3, 4, 5, 6]
+    assert [(r["step"], r["loss"]) for r in run.history()] == [(4, 2.5), (6, 5.5)]  # + the rest
+    # the net did not move (lr on a constant loss); early EMA steps have a short memory
+    assert (ema.weight - net.weight).abs().max().item() < 0.01 * apart
+
+
+def test_every_trainer_takes_the_skeletons_options() -> None:
+    from training import train_ddpm, train_pix2pix, train_restore, train_scratch
+
+    for trainer in (train_ddpm, train_pix2pix, train_restore, train_scratch):
+        with pytest.raises(SystemExit) as done:
+            trainer.main(["--help"])
+        assert done.value.code == 0
+
+
+def test_export_only_needs_a_checkpoint(tmp_path: Path) -> None:
+    args = loop.trainer_arguments("", "none", 1, 1, tmp_path).parse_args(
+        ["--runs-root", str(tmp_path), "--export-only"]
+    )
+    with pytest.raises(SystemExit, match="has no checkpoint"):
+        loop.open_run(args, {"net": torch.nn.Linear(2, 1)})
