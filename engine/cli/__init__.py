@@ -50,6 +50,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def command(name: str) -> ModuleType:
+    """The module of subcommand ``name``: ``HELP``, ``add_arguments(parser)``, ``run(args)``."""
     return importlib.import_module(COMMANDS[name])
 
 
