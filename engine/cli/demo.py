@@ -16,7 +16,7 @@ from engine import cli
 from engine.errors import PackError
 from engine.models import Registry
 
-SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 
 
 def steps(out: Path) -> list[tuple[str | None, list[str]]]:

@@ -18,7 +18,7 @@ import numpy as np
 from engine import arrays
 from engine.images import load_image
 
-SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 
 
 @dataclass(frozen=True)
