@@ -190,6 +190,12 @@ def _row(name: str, s: dict[str, float]) -> str:
     return f"| {name} | {s['psnr']:.2f} | {s['ssim']:.3f} | {s['edge_f1']:.3f} |"
 
 
+def _continued(run: Run) -> str:
+    """How the run began, when it did not start from random weights."""
+    origin = run.extra.get("continued_from")
+    return f"The first part of the run differed: it continued from {origin}." if origin else ""
+
+
 def card(run: Run, config: Config, metrics: dict, params: int) -> str:
     a, b = metrics["redraw"], metrics["scratch"]
     head = "| method | PSNR (dB) | SSIM | edge F1 (2 px) |\n| --- | --- | --- | --- |"
@@ -200,9 +206,12 @@ def card(run: Run, config: Config, metrics: dict, params: int) -> str:
             "Architecture": (
                 f"pix2pix U-Net generator (training/nets/pix2pix.py), {config.num_downs} "
                 f"down/up levels, ngf {config.ngf}, nearest 2x + 3x3 conv decoder (decision "
-                f"0006), affine instance norm, no dropout, {params:,} parameters. Five NCHW "
-                "inputs, concatenated: `known` (3 ch, the photo in [-1, 1], 0 inside the "
-                "region), `region` (1 ch, 1 = redraw), `edges` (1 ch, -1 on lines, 1 on "
+                f"0006), affine instance norm, no dropout, {params:,} parameters, predicting a "
+                "correction of its `known` input (output = known + correction, clipped; the "
+                "last conv starts at zero, so an untrained net returns the classical fill). "
+                "Five NCHW inputs, concatenated: `known` (3 ch in [-1, 1]: the photo with the "
+                "region filled by OpenCV Telea, radius 3; mid-grey 0 when the region is the "
+                "whole frame), `region` (1 ch, 1 = redraw), `edges` (1 ch, -1 on lines, 1 on "
                 "paper; paper outside the region), `hints` (3 ch in [-1, 1], 0 where no "
                 "hint) and `hint_mask` (1 ch, 1 = a colour hint). Output `photo` (3 ch in "
                 f"[-1, 1]); the engine keeps it only inside the region. H, W multiples of "
@@ -223,8 +232,9 @@ def card(run: Run, config: Config, metrics: dict, params: int) -> str:
             "Training": (
                 f"{run.step} steps of batch {config.batch}, {run.elapsed / 60:.1f} minutes on "
                 f"a 2-core CPU (shared with other work). Objective GAN (BCE) + {L1_WEIGHT:g} "
-                f"* L1 inside the region, Adam lr {LR:g} betas (0.5, 0.999), lr constant for "
-                "half the budget then linearly to 0."
+                f"* L1 inside the region (per case; a tenth of it outside), Adam lr {LR:g} "
+                "betas (0.5, 0.999), lr constant for half the budget then linearly to 0. "
+                + _continued(run)
             ),
             "Metrics": (
                 f"Held-out sources only, fixed {SIZE}x{SIZE} crops.\n\n"

@@ -4,16 +4,17 @@
     python -m training.train_sketch_into --export-only     # measure + export the checkpoint
 
 pix2pix (Isola et al. 2017) conditioned on more than edges: the U-Net generator gets the
-**known pixels** of the photo (the region to redraw blanked), the **region** mask, the
-**lines** drawn in it and optional **colour hints** with their own mask, and redraws the
-region; a 70x70 PatchGAN judges (conditions, photo) pairs, the photo composited as the
-engine composites it; the objective is GAN + 100 * L1, the L1 taken inside the region
-(see :func:`region_l1`). With the region covering the frame it is sketch-from-scratch,
-so one model also gives whole drawings their colours. Cases come from
-``training/data/sketch_cases.py``; measuring and the card are in
-``training/sketch_into_card.py``. For a 2-core CPU: ngf 32, 6 down-samplings (sizes
-multiples of 64), resize-conv decoder (decision 0006), affine instance norm, batch 6 of
-192 px crops, lr constant for half the budget then linearly to zero.
+**known pixels** of the photo (the region to redraw filled by OpenCV Telea, which it
+learns to correct), the **region** mask, the **lines** drawn in it and optional
+**colour hints** with their own mask, and redraws the region; a 70x70 PatchGAN judges
+(conditions, photo) pairs, the photo composited as the engine composites it; the
+objective is GAN + 100 * L1, the L1 taken inside the region (see :func:`region_l1`).
+With the region covering the frame it is sketch-from-scratch, so one model also gives
+whole drawings their colours. Cases come from ``training/data/sketch_cases.py``;
+measuring and the card are in ``training/sketch_into_card.py``. For a 2-core CPU: ngf
+32, 6 down-samplings (sizes multiples of 64), resize-conv decoder (decision 0006),
+affine instance norm, batch 6 of 192 px crops, lr constant for half the budget then
+linearly to zero.
 """
 
 from __future__ import annotations
@@ -71,7 +72,10 @@ class Config:
 
 
 class SketchIntoGenerator(nn.Module):
-    """The five conditions, concatenated, through one pix2pix U-Net."""
+    """The five conditions, concatenated, through one pix2pix U-Net that predicts a
+    correction of ``known`` (the region filled by Telea): the classical fill is where it
+    starts (its last conv zeroed by :func:`start_from_known`), as the restorer starts
+    from the classical pre-pass (decision 0004)."""
 
     def __init__(self, config: Config) -> None:
         super().__init__()
@@ -90,7 +94,16 @@ class SketchIntoGenerator(nn.Module):
         hints: torch.Tensor,
         hint_mask: torch.Tensor,
     ) -> torch.Tensor:
-        return self.unet(torch.cat([known, region, edges, hints, hint_mask], 1))
+        correction = self.unet(torch.cat([known, region, edges, hints, hint_mask], 1))
+        return (known + correction).clamp(-1.0, 1.0)
+
+
+def start_from_known(generator: SketchIntoGenerator) -> None:
+    """Zero the U-Net's last conv, so the generator returns ``known`` until it learns."""
+    last = [m for m in generator.unet.model.model[-2].modules() if isinstance(m, nn.Conv2d)][-1]
+    nn.init.zeros_(last.weight)
+    if last.bias is not None:
+        nn.init.zeros_(last.bias)
 
 
 def _init_weights(net: nn.Module) -> None:
@@ -116,7 +129,7 @@ def model_inputs(cases: list[SketchCase]) -> dict[str, torch.Tensor]:
     region = _nchw([c.region for c in cases])
     hint_mask = _nchw([c.hint_mask for c in cases])
     return {
-        "known": (_nchw([c.photo for c in cases]) * 2 - 1) * (1 - region),
+        "known": _nchw([c.known for c in cases]) * 2 - 1,
         "region": region,
         "edges": _nchw([c.edges for c in cases]) * 2 - 1,
         "hints": (_nchw([c.hints for c in cases]) * 2 - 1) * hint_mask,
@@ -199,6 +212,7 @@ def load_config(run: Run, wanted: Config) -> Config:
 
 def train(run: Run, config: Config, args: argparse.Namespace) -> SketchIntoGenerator:
     generator = SketchIntoGenerator(config)
+    start_from_known(generator)
     critic = NLayerDiscriminator(sum(CHANNELS.values()) + 3, config.ndf, n_layers=3, norm="batch")
     _init_weights(critic)
     opt_g = torch.optim.Adam(generator.parameters(), lr=LR, betas=BETAS)

@@ -20,6 +20,16 @@ DENOISE = 7.0  # NLM filter strength for luminance and colour, on the 0..255 sca
 TEMPLATE, SEARCH = 7, 21
 
 
+def telea_fill(pixels: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """OpenCV Telea (radius 3) of ``region`` (HxW bool) in ``pixels`` (HxWx3 in [0, 1];
+    filled on 8 bits, as OpenCV fills colour); pixels outside the region are kept as
+    they are. The classical start of a diffusion fill and of drawing into a photo."""
+    rgb = np.ascontiguousarray((np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
+    holes = np.ascontiguousarray(np.asarray(region, bool).astype(np.uint8))
+    filled = cv2.inpaint(rgb, holes, INPAINT_RADIUS, cv2.INPAINT_TELEA).astype(np.float32) / 255.0
+    return np.where(holes[..., None] > 0, filled, pixels).astype(np.float32)
+
+
 def fill_and_denoise(image: np.ndarray, mask: np.ndarray, denoise: float = DENOISE) -> np.ndarray:
     """Telea inpainting of ``mask`` then colour non-local means; HxWx3 in [0, 1] -> same."""
     rgb = np.ascontiguousarray((np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))

@@ -36,6 +36,7 @@ from engine.errors import HeirloomError, PackError
 from engine.jobs import Emitter, Result, silent
 from engine.models import Registry, SizeRule
 from engine.ops.edges import thin_lines, trace_edges
+from engine.ops.prepass import telea_fill
 from engine.runtime import Device
 from engine.tiling import padded_size
 
@@ -342,9 +343,10 @@ def sketch_into_photo(
         return np.ascontiguousarray(planes.transpose(2, 0, 1)[None], np.float32)
 
     area_f, dab_f = area.astype(np.float32), dab.astype(np.float32)
+    # the region filled by Telea (the model corrects it), mid-grey when nothing is known
+    known = np.full_like(known, 0.5) if area.all() else telea_fill(known, area)
     feeds = {
-        "known": nchw(np.pad(model.to_model(known, "known"), (*pads, (0, 0)), mode="edge"))
-        * (1 - nchw(np.pad(area_f, pads))),
+        "known": nchw(np.pad(model.to_model(known, "known"), (*pads, (0, 0)), mode="edge")),
         "region": nchw(np.pad(area_f, pads)),
         "edges": nchw(np.pad(model.to_model(ink, "edges"), pads, constant_values=1.0)),
         "hints": nchw(np.pad(model.to_model(tint, "hints"), (*pads, (0, 0))))

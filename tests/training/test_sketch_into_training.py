@@ -11,6 +11,7 @@ import torch
 from engine import arrays
 from engine.images import load_image
 from engine.ops.edges import trace_edges
+from engine.ops.prepass import telea_fill
 from training.data.patches import PatchSampler
 from training.data.sketch_cases import make_case, random_region
 from training.nets.pix2pix import NLayerDiscriminator
@@ -20,8 +21,10 @@ from training.train_sketch_into import (
     Config,
     SketchIntoGenerator,
     gan_step,
+    model_inputs,
     region_l1,
     sketch_batch,
+    start_from_known,
 )
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
@@ -54,7 +57,11 @@ def test_a_case_has_lines_and_hints_only_inside_its_region() -> None:
     hinted = case.hint_mask > 0
     # the hints are the photo's own colours, blurred: close to it where they lie
     assert np.abs(case.hints[hinted] - photo[hinted]).mean() < 0.15
-    assert (case.known[~outside] == 0).all() and np.array_equal(case.known[outside], photo[outside])
+    # the model sees the region filled by Telea, the rest as it is
+    assert np.array_equal(case.known, telea_fill(photo, ~outside))
+    assert np.array_equal(case.known[outside], photo[outside])
+    full = make_case(photo, rng, region=np.ones((128, 128), np.float32))
+    assert (full.known == 0.5).all()  # nothing known: mid-grey, the model's zero
     lines = trace_edges(photo, 0.5)
     same = make_case(photo, rng, region=region, hint_share=0.0, lines=lines)
     assert (lines[~outside] == 0).any()
@@ -86,3 +93,13 @@ def test_one_step_trains_the_generator_on_real_batches(sampler: PatchSampler) ->
     assert set(logged) == {"l1", "gan", "d"} and all(np.isfinite(list(logged.values())))
     moved = [not torch.equal(a, b) for a, b in zip(before, generator.parameters(), strict=True)]
     assert all(moved)
+
+
+def test_a_new_generator_starts_from_the_telea_fill(sampler: PatchSampler) -> None:
+    generator = SketchIntoGenerator(Config(ngf=8, ndf=8))
+    start_from_known(generator)
+    cases = [make_case(sampler.sample(), np.random.default_rng(4)) for _ in range(2)]
+    inputs = model_inputs(cases)
+    with torch.no_grad():
+        out = generator(**inputs)
+    assert torch.equal(out, inputs["known"].clamp(-1, 1))

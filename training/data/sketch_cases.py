@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from engine.ops.edges import trace_edges
+from engine.ops.prepass import telea_fill
 
 TRAIN_DETAIL = (0.3, 0.7)  # the app's detail slider around its default
 EVAL_DETAIL = 0.5
@@ -42,8 +43,18 @@ class SketchCase:
 
     @property
     def known(self) -> np.ndarray:
-        """The photo with the region blanked, as the model gets it."""
-        return self.photo * (1.0 - self.region[..., None])
+        """What the model gets as the photo: the region filled by OpenCV's Telea (the
+        model learns what Telea misses), or mid-grey when the region is the whole frame."""
+        return known_pixels(self.photo, self.region)
+
+
+def known_pixels(photo: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """The photo with ``region`` (> 0.5) filled by Telea; mid-grey if nothing is known.
+    The engine feeds the same (:func:`engine.pipelines.sketch.sketch_into_photo`)."""
+    inside = region > 0.5
+    if inside.all():
+        return np.full(photo.shape, 0.5, np.float32)
+    return telea_fill(photo, inside)
 
 
 def _strokes(

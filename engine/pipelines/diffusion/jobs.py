@@ -13,13 +13,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from engine import arrays
 from engine.cancel import NEVER, CancelToken
 from engine.jobs import Emitter, Result, silent
 from engine.models import Registry
+from engine.ops.prepass import telea_fill
 from engine.ops.schedule import forward_jump, q_sample, repaint_merge
 from engine.ops.texture import borrow_texture
 from engine.pipelines.diffusion.model import EpsModel, load_model
@@ -288,12 +288,8 @@ def joint_fill(
 
 
 def classical_fill(pixels: np.ndarray, region: np.ndarray) -> np.ndarray:
-    """OpenCV Telea (radius 3) of ``region`` (HxWx3 in [0, 1]; on 8 bits, as OpenCV
-    fills colour): the start picture of a partial-strength fill."""
-    rgb = np.ascontiguousarray((np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
-    holes = np.ascontiguousarray(region.astype(np.uint8))
-    filled = cv2.inpaint(rgb, holes, 3, cv2.INPAINT_TELEA).astype(np.float32) / 255.0
-    return np.where(region[..., None], filled, pixels).astype(np.float32)
+    """OpenCV Telea of ``region``: the start picture of a partial-strength fill."""
+    return telea_fill(pixels, region)
 
 
 def sdedit_start(model: EpsModel, strength: float, steps: int) -> tuple[int, int]:
