@@ -308,10 +308,10 @@ def sketch_into_photo(
     image = arrays.rgb(np.asarray(photo, np.float32))
     shape = image.shape[:2]
     inside = _checked_region(region, shape)
-    lines = drawn_lines(edges, thin=options.thin)
-    if lines.shape != shape:
+    drawing = np.asarray(edges, np.float32)
+    if drawing.shape[:2] != shape:
         raise SketchError(
-            f"the drawing is {lines.shape[1]}x{lines.shape[0]} but the photo is "
+            f"the drawing is {drawing.shape[1]}x{drawing.shape[0]} but the photo is "
             f"{shape[1]}x{shape[0]}; they must be the same size"
         )
     if hints is None or hint_mask is None:
@@ -326,11 +326,12 @@ def sketch_into_photo(
     top, bottom, left, right = _box(inside)
     crop = (slice(top, bottom), slice(left, right))
     height, width = bottom - top, right - left
+    lines = drawn_lines(drawing[crop], thin=options.thin)  # only the crop: live-mode cost
     scale = min(1.0, options.max_side / max(height, width))
     fed_h, fed_w = max(1, round(height * scale)), max(1, round(width * scale))
     known = arrays.resize(image[crop], fed_w, fed_h)
     area = arrays.resize_plane(inside[crop].astype(np.float32), fed_w, fed_h) > 0.5
-    ink = lines[crop] if scale == 1.0 else _shrink(lines[crop], fed_h, fed_w, options.thin)
+    ink = lines if scale == 1.0 else _shrink(lines, fed_h, fed_w, options.thin)
     ink = np.where(area, ink, 1.0)
     dab = arrays.resize_plane(dabs[crop].astype(np.float32), fed_w, fed_h) > 0.5
     dab &= area
@@ -361,9 +362,11 @@ def sketch_into_photo(
         drawn = arrays.resize(drawn, width, height)
     result = image.copy()
     result[crop] = np.where(inside[crop][..., None], drawn, image[crop])
+    seen = np.ones(shape, np.float32)  # the lines the model used, at the photo's size
+    seen[crop] = np.where(inside[crop], lines, 1.0)
     emit.progress(1.0, "done")
     return Result(
-        images={"photo": result, "edges": np.where(inside, lines, 1.0).astype(np.float32)},
+        images={"photo": result, "edges": seen},
         info={
             "device": model.describe(),
             "model": pack.name,
