@@ -81,7 +81,13 @@ def pipeline_checks(registry: Registry, device: runtime.Device = "auto") -> dict
     """One headless run of every pipeline on a small sample, each with its sanity check."""
     from engine.pipelines import diffusion
     from engine.pipelines.restore import RestoreOptions, detect_scratches, restore_photo
-    from engine.pipelines.sketch import SketchOptions, sketch_to_photo, trace_edges
+    from engine.pipelines.sketch import (
+        IntoOptions,
+        SketchOptions,
+        sketch_into_photo,
+        sketch_to_photo,
+        trace_edges,
+    )
 
     def scratches() -> str:
         photo = sample("old_LadyBird.jpg")
@@ -104,6 +110,21 @@ def pipeline_checks(registry: Registry, device: runtime.Device = "auto") -> dict
         result = sketch_to_photo(edges, SketchOptions(device=device), registry=registry)
         check_image("photo from sketch", result.images["photo"], (*photo.shape[:2], 3))
         return f"{photo.shape[1]}x{photo.shape[0]}, {result.info['device']}"
+
+    def sketch_into() -> str:
+        photo = arrays.rgb(sample("clean_LadyBird.jpg"))
+        region = np.zeros(photo.shape[:2], np.float32)
+        height, width = region.shape
+        region[height // 4 : height // 2, width // 4 : width // 2] = 1.0
+        options = IntoOptions(device=device)
+        result = sketch_into_photo(
+            photo, region, trace_edges(photo), options=options, registry=registry
+        )
+        redrawn = result.images["photo"]
+        check_image("photo drawn into", redrawn, photo.shape)
+        if not np.array_equal(redrawn[region == 0], photo[region == 0]):
+            raise SelfTestError("drawing into the photo changed pixels outside its region")
+        return f"{width}x{height}, {region.mean():.0%} redrawn, {result.info['device']}"
 
     def generate() -> str:
         options = diffusion.GenerateOptions(steps=STEPS, seed=1, device=device)
@@ -131,6 +152,7 @@ def pipeline_checks(registry: Registry, device: runtime.Device = "auto") -> dict
         "detect scratches": scratches,
         "restore": restore,
         "sketch": sketch,
+        "sketch into a photo": sketch_into,
         "diffuse generate": generate,
         "diffuse inpaint": inpaint,
         "diffuse edit": edit,
