@@ -19,6 +19,7 @@ STEPS: dict[str, list[str]] = {
     "restore": ["training.train_restore"],
     "sketch-l1": ["training.train_pix2pix", "--l1-only"],  # the card's L1-only comparison
     "sketch": ["training.train_pix2pix"],
+    "sketch-into": ["training.train_sketch_into"],
     "ddpm": ["training.train_ddpm"],
 }
 
