@@ -25,6 +25,7 @@ everything outside the region is known and kept, so only a crop around the regio
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -222,6 +223,7 @@ def sketch_to_photo(
 # --- drawing into a photo -------------------------------------------------------
 
 INTO_TASK = "sketch-into"
+PREVIEW_SIDE = 384  # the app's live preview runs the region's crop at most this size
 CONTEXT = 0.25  # known photo around the region, as a share of the region's box side
 MIN_CONTEXT = 32  # px: even a small region sees this much of its surroundings
 
@@ -265,6 +267,26 @@ def _box(region: np.ndarray) -> tuple[int, int, int, int]:
         max(0, left - margin),
         min(width, right + margin),
     )
+
+
+_TELEA_CACHE: dict[str, np.ndarray] = {}
+
+
+def _known(pixels: np.ndarray, area: np.ndarray) -> np.ndarray:
+    """The region filled by Telea (the model corrects it), mid-grey when nothing is known.
+
+    While the user draws, the photo and region stay the same from update to update and
+    only the lines change, so the last fill is kept: Telea of a large region is a
+    quarter of a live update.
+    """
+    if area.all():
+        return np.full_like(pixels, 0.5)
+    key = hashlib.blake2b(pixels.tobytes() + np.packbits(area).tobytes(), digest_size=16)
+    digest = key.hexdigest() + str(pixels.shape)
+    if digest not in _TELEA_CACHE:
+        _TELEA_CACHE.clear()
+        _TELEA_CACHE[digest] = telea_fill(pixels, area)
+    return _TELEA_CACHE[digest]
 
 
 def _checked_region(region: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -326,11 +348,12 @@ def sketch_into_photo(
     top, bottom, left, right = _box(inside)
     crop = (slice(top, bottom), slice(left, right))
     height, width = bottom - top, right - left
-    lines = drawn_lines(drawing[crop], thin=options.thin)  # only the crop: live-mode cost
     scale = min(1.0, options.max_side / max(height, width))
     fed_h, fed_w = max(1, round(height * scale)), max(1, round(width * scale))
     known = arrays.resize(image[crop], fed_w, fed_h)
     area = arrays.resize_plane(inside[crop].astype(np.float32), fed_w, fed_h) > 0.5
+    # only the crop is cleaned up, and thinned once, at the size it is fed (live-mode cost)
+    lines = drawn_lines(drawing[crop], thin=options.thin and scale == 1.0)
     ink = lines if scale == 1.0 else _shrink(lines, fed_h, fed_w, options.thin)
     ink = np.where(area, ink, 1.0)
     dab = arrays.resize_plane(dabs[crop].astype(np.float32), fed_w, fed_h) > 0.5
@@ -344,8 +367,7 @@ def sketch_into_photo(
         return np.ascontiguousarray(planes.transpose(2, 0, 1)[None], np.float32)
 
     area_f, dab_f = area.astype(np.float32), dab.astype(np.float32)
-    # the region filled by Telea (the model corrects it), mid-grey when nothing is known
-    known = np.full_like(known, 0.5) if area.all() else telea_fill(known, area)
+    known = _known(known, area)
     feeds = {
         "known": nchw(np.pad(model.to_model(known, "known"), (*pads, (0, 0)), mode="edge")),
         "region": nchw(np.pad(area_f, pads)),

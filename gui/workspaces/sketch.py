@@ -55,6 +55,7 @@ from engine.images import ImageMeta, LoadedImage
 from engine.jobs import Emitter, Result
 from engine.limits import DETAIL
 from engine.pipelines.sketch import (
+    PREVIEW_SIDE,
     IntoOptions,
     SketchOptions,
     sketch_into_photo,
@@ -698,7 +699,9 @@ class SketchWorkspace(Workspace):
             self.status.setText("Paint the region to redraw (Paint region), then draw in it.")
             return
         base = document.photo if document.result is None else document.result
-        options = IntoOptions(model=pack, device=self.context.settings.device)  # type: ignore[arg-type]
+        side = PREVIEW_SIDE if live else IntoOptions.max_side  # live: a quick, smaller redraw
+        device = self.context.settings.device
+        options = IntoOptions(model=pack, device=device, max_side=side)  # type: ignore[arg-type]
         registry, draw = self.context.registry, self.sketch_into_photo
         run = IntoRun(document, base, layers, region, region_bitmap(region), live)
         lines, paint, _mask = layers  # copies: the pen goes on while the job runs
@@ -733,8 +736,9 @@ class SketchWorkspace(Workspace):
         return self._asked is not None and self.context.bridge.active is self._asked
 
     def apply(self) -> None:
-        """Keep the redrawn region as the result, one undo step: the live redraw when it
-        was made from the layers as they are now, else a redraw first."""
+        """Keep the redrawn region as the result, one undo step: a full-size redraw made
+        from the layers as they are now, else a redraw first (the live preview is made
+        smaller, for speed, so Apply redraws at full size)."""
         document = self.context.document
         if document is None:
             return
@@ -744,6 +748,7 @@ class SketchWorkspace(Workspace):
         run = self.live_run
         if (
             run is not None
+            and not run.live
             and run.document is document
             and run.photo is not None
             and same_layers(layers_of(document, INTO, False), run.layers)

@@ -109,9 +109,11 @@ def test_journey_draw_into_a_photo(window, qtbot, tmp_path, monkeypatch, press):
     assert panel.latencies_ms and all(ms > 0 for ms in panel.latencies_ms)
     print(f"live redraws (submit to preview): {[round(ms) for ms in panel.latencies_ms]} ms")
 
-    # Apply: one undo step; outside the region the photo, bit for bit; inside redrawn
+    # Apply: one undo step, redrawn at full size (the live preview is made smaller);
+    # outside the region the photo, bit for bit; inside redrawn
     steps = document.undo.count()
     qtbot.mouseClick(panel.apply_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: document.result is not None, timeout=30000)
     result = document.result
     assert result is not None and document.undo.count() == steps + 1
     assert document.undo.undoText() == "Draw into photo"
