@@ -200,7 +200,7 @@ def draw_into_shots(
     panel.live.setChecked(True)
     _run(window, lambda: panel.generate(live=True))
     _save(window, out, "19-draw-into-live")
-    panel.apply_button.click()
+    _run(window, panel.apply)  # Apply redraws at full size (the live preview is smaller)
     window.canvas.set_split((box[0] + box[2]) / 2)  # the split through the region
     window.compare_action.trigger()
     window.lines_action.trigger()  # lines and hints hidden: the redrawn pixels themselves
