@@ -58,7 +58,7 @@ from training.loop import (
     trainer_arguments,
 )
 from training.loop import train as train_loop
-from training.nets.pix2pix import NLayerDiscriminator, UnetGenerator
+from training.nets.pix2pix import NLayerDiscriminator, UnetGenerator, init_weights
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "resources" / "models" / "heirloom-sketch"
 NAME = "heirloom-sketch"
@@ -105,20 +105,8 @@ def make_generator(config: Config) -> nn.Module:
     net = UnetGenerator(
         3, 3, config.num_downs, config.ngf, "batch", use_dropout=False, upsample=config.upsample
     )
-    _init_weights(net)
+    init_weights(net)
     return batchnorm_to_instancenorm(net)
-
-
-def _init_weights(net: nn.Module) -> None:
-    """pix2pix's 'normal' init: conv weights N(0, 0.02), norm scales N(1, 0.02)."""
-    for module in net.modules():
-        if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
-            nn.init.normal_(module.weight, 0.0, 0.02)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.BatchNorm2d):
-            nn.init.normal_(module.weight, 1.0, 0.02)
-            nn.init.zeros_(module.bias)
 
 
 def to_tensor(images: list[np.ndarray]) -> torch.Tensor:
@@ -458,7 +446,7 @@ def train(run: Run, config: Config, args: argparse.Namespace, corpus: Corpus) ->
     critic, opt_d = None, None
     if not config.l1_only:
         critic = NLayerDiscriminator(6, config.ndf, n_layers=3, norm="batch")
-        _init_weights(critic)
+        init_weights(critic)
         opt_d = torch.optim.Adam(critic.parameters(), lr=LR, betas=BETAS)
         modules |= {"D": critic, "opt_D": opt_d}
     open_run(args, modules, run)

@@ -43,7 +43,7 @@ from training.loop import (
     trainer_arguments,
 )
 from training.loop import train as train_loop
-from training.nets.pix2pix import NLayerDiscriminator, UnetGenerator
+from training.nets.pix2pix import NLayerDiscriminator, UnetGenerator, init_weights
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "resources" / "models" / "heirloom-sketch-into"
 NAME = "heirloom-sketch-into"
@@ -83,7 +83,7 @@ class SketchIntoGenerator(nn.Module):
             sum(CHANNELS.values()), 3, config.num_downs, config.ngf, "batch",
             use_dropout=False, upsample="resize",
         )  # fmt: skip
-        _init_weights(net)
+        init_weights(net)
         self.unet = batchnorm_to_instancenorm(net)
 
     def forward(
@@ -104,18 +104,6 @@ def start_from_known(generator: SketchIntoGenerator) -> None:
     nn.init.zeros_(last.weight)
     if last.bias is not None:
         nn.init.zeros_(last.bias)
-
-
-def _init_weights(net: nn.Module) -> None:
-    """pix2pix's 'normal' init: conv weights N(0, 0.02), norm scales N(1, 0.02)."""
-    for module in net.modules():
-        if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
-            nn.init.normal_(module.weight, 0.0, 0.02)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.BatchNorm2d):
-            nn.init.normal_(module.weight, 1.0, 0.02)
-            nn.init.zeros_(module.bias)
 
 
 def _nchw(arrays: list[np.ndarray]) -> torch.Tensor:
@@ -214,7 +202,7 @@ def train(run: Run, config: Config, args: argparse.Namespace) -> SketchIntoGener
     generator = SketchIntoGenerator(config)
     start_from_known(generator)
     critic = NLayerDiscriminator(sum(CHANNELS.values()) + 3, config.ndf, n_layers=3, norm="batch")
-    _init_weights(critic)
+    init_weights(critic)
     opt_g = torch.optim.Adam(generator.parameters(), lr=LR, betas=BETAS)
     opt_d = torch.optim.Adam(critic.parameters(), lr=LR, betas=BETAS)
     modules: dict[str, object] = {"G": generator, "D": critic, "opt_G": opt_g, "opt_D": opt_d}
