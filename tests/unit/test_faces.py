@@ -61,6 +61,8 @@ def grace_face(grace: np.ndarray, detector: FaceDetector) -> Face:
 def group_photo() -> np.ndarray:
     """insightface's sample group photo t1.jpg, taken from its wheel (cached)."""
 
+    target = CACHE / "t1.jpg"
+
     def fetch() -> Path:
         subprocess.run(
             [
@@ -85,8 +87,7 @@ def group_photo() -> np.ndarray:
             target.write_bytes(archive.read("insightface/data/images/t1.jpg"))
         return target
 
-    target = cached_or_skip(f"{INSIGHTFACE}'s t1.jpg", CACHE / "t1.jpg", fetch)
-    with Image.open(target) as image:
+    with Image.open(cached_or_skip(f"{INSIGHTFACE}'s t1.jpg", target, fetch)) as image:
         return _float(np.asarray(image.convert("RGB")))
 
 
