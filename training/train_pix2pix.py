@@ -58,7 +58,12 @@ from training.loop import (
     trainer_arguments,
 )
 from training.loop import train as train_loop
-from training.nets.pix2pix import NLayerDiscriminator, UnetGenerator, init_weights
+from training.nets.pix2pix import (
+    NLayerDiscriminator,
+    UnetGenerator,
+    adversarial_step,
+    init_weights,
+)
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "resources" / "models" / "heirloom-sketch"
 NAME = "heirloom-sketch"
@@ -416,19 +421,7 @@ def gan_step(
         loss_g = L1_WEIGHT * l1
         logged = {"l1": l1.item()}
         if critic is not None and opt_d is not None:
-            critic.requires_grad_(True)
-            real_logits = critic(torch.cat([edges, real], 1))
-            fake_logits = critic(torch.cat([edges, fake.detach()], 1))
-            loss_d = 0.5 * (
-                F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-                + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-            )
-            opt_d.zero_grad()
-            loss_d.backward()
-            opt_d.step()
-            critic.requires_grad_(False)  # G's step needs gradients through D, not for D
-            judged = critic(torch.cat([edges, fake], 1))
-            gan = F.binary_cross_entropy_with_logits(judged, torch.ones_like(judged))
+            gan, loss_d = adversarial_step(critic, opt_d, edges, real, fake)
             loss_g = loss_g + gan
             logged |= {"gan": gan.item(), "d": loss_d.item()}
         opt_g.zero_grad()

@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F  # noqa: N812
 
 from training.data.corpus import load_corpus
 from training.data.patches import PatchSampler
@@ -43,7 +42,12 @@ from training.loop import (
     trainer_arguments,
 )
 from training.loop import train as train_loop
-from training.nets.pix2pix import NLayerDiscriminator, UnetGenerator, init_weights
+from training.nets.pix2pix import (
+    NLayerDiscriminator,
+    UnetGenerator,
+    adversarial_step,
+    init_weights,
+)
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "resources" / "models" / "heirloom-sketch-into"
 NAME = "heirloom-sketch-into"
@@ -167,19 +171,7 @@ def gan_step(
         joined = torch.cat(conditions, 1)
         fake = generator(**inputs)
         composite = real * (1 - region) + fake * region
-        critic.requires_grad_(True)
-        real_logits = critic(torch.cat([joined, real], 1))
-        fake_logits = critic(torch.cat([joined, composite.detach()], 1))
-        loss_d = 0.5 * (
-            F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-        )
-        opt_d.zero_grad()
-        loss_d.backward()
-        opt_d.step()
-        critic.requires_grad_(False)  # G's step needs gradients through D, not for D
-        judged = critic(torch.cat([joined, composite], 1))
-        gan = F.binary_cross_entropy_with_logits(judged, torch.ones_like(judged))
+        gan, loss_d = adversarial_step(critic, opt_d, joined, real, composite)
         l1 = region_l1(fake, real, region)
         opt_g.zero_grad()
         (L1_WEIGHT * l1 + gan).backward()

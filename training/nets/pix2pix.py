@@ -16,6 +16,7 @@ from typing import Literal
 
 import torch
 from torch import nn
+from torch.nn import functional as F  # noqa: N812
 
 Norm = Literal["batch", "instance"]
 Upsample = Literal["transpose", "resize"]
@@ -177,3 +178,29 @@ def init_weights(net: nn.Module) -> None:
         elif isinstance(module, nn.BatchNorm2d):
             nn.init.normal_(module.weight, 1.0, 0.02)
             nn.init.zeros_(module.bias)
+
+
+def adversarial_step(
+    critic: nn.Module,
+    opt_d: torch.optim.Optimizer,
+    conditions: torch.Tensor,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """pix2pix's conditional GAN, once per step: update the PatchGAN on (conditions,
+    real) against (conditions, fake) with BCE, then return the generator's GAN loss
+    (``fake`` judged as real, with gradients to the generator only) and the critic's."""
+    critic.requires_grad_(True)
+    real_logits = critic(torch.cat([conditions, real], 1))
+    fake_logits = critic(torch.cat([conditions, fake.detach()], 1))
+    loss_d = 0.5 * (
+        F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+        + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    )
+    opt_d.zero_grad()
+    loss_d.backward()
+    opt_d.step()
+    critic.requires_grad_(False)  # G's step needs gradients through D, not for D
+    judged = critic(torch.cat([conditions, fake], 1))
+    gan = F.binary_cross_entropy_with_logits(judged, torch.ones_like(judged))
+    return gan, loss_d
