@@ -11,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QPaintEvent
+from PySide6.QtGui import QColor, QIcon, QPaintEvent, QPixmap
 from PySide6.QtWidgets import (
+    QColorDialog,
     QComboBox,
     QFormLayout,
     QFrame,
@@ -246,3 +247,18 @@ def use_brush(canvas: CanvasView) -> None:
     """Panels that paint switch from the pointer to the brush when activated."""
     if canvas.tool == Tool.NONE:
         canvas.tool = Tool.BRUSH
+
+
+def colour_icon(rgb: tuple[int, int, int]) -> QIcon:
+    """A 14 px swatch of ``rgb``, for a colour button."""
+    swatch = QPixmap(14, 14)
+    swatch.fill(QColor(*rgb))
+    return QIcon(swatch)
+
+
+def pick_colour(
+    parent: QWidget, rgb: tuple[int, int, int], title: str
+) -> tuple[int, int, int] | None:
+    """The colour dialog, starting at ``rgb``; None when the user cancels."""
+    chosen = QColorDialog.getColor(QColor(*rgb), parent, title)
+    return (chosen.red(), chosen.green(), chosen.blue()) if chosen.isValid() else None

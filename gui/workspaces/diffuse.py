@@ -19,9 +19,8 @@ from __future__ import annotations
 import random
 
 import numpy as np
-from PySide6.QtGui import QBitmap, QColor, QIcon, QImage, QPixmap
+from PySide6.QtGui import QBitmap, QImage
 from PySide6.QtWidgets import (
-    QColorDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -46,7 +45,16 @@ from engine.pipelines.diffusion import (
 )
 from gui.document import Document, Layer
 from gui.qimages import from_qimage, gray8_to_qimage, resize_to
-from gui.workspaces.base import AppContext, BrushBox, ElidedCombo, Workspace, slider, use_brush
+from gui.workspaces.base import (
+    AppContext,
+    BrushBox,
+    ElidedCombo,
+    Workspace,
+    colour_icon,
+    pick_colour,
+    slider,
+    use_brush,
+)
 from gui.workspaces.restore import share_text
 
 SPIN_MAX = 2**31 - 1  # a QSpinBox holds a C int: seeds above it are CLI-only
@@ -249,16 +257,12 @@ class DiffuseWorkspace(Workspace):
         self.colour.setEnabled(layer == Layer.PAINT)
 
     def _show_colour(self) -> None:
-        swatch = QPixmap(14, 14)
-        swatch.fill(QColor(*self.context.canvas.paint_colour))
-        self.colour.setIcon(QIcon(swatch))
+        self.colour.setIcon(colour_icon(self.context.canvas.paint_colour))
 
     def choose_colour(self) -> None:
-        chosen = QColorDialog.getColor(
-            QColor(*self.context.canvas.paint_colour), self, "Stroke colour"
-        )
-        if chosen.isValid():
-            self.set_colour((chosen.red(), chosen.green(), chosen.blue()))
+        chosen = pick_colour(self, self.context.canvas.paint_colour, "Stroke colour")
+        if chosen is not None:
+            self.set_colour(chosen)
 
     def set_colour(self, rgb: tuple[int, int, int]) -> None:
         self.context.canvas.paint_colour = rgb

@@ -32,11 +32,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QBitmap, QColor, QIcon, QImage, QPixmap
+from PySide6.QtGui import QBitmap, QImage
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
-    QColorDialog,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -69,7 +68,9 @@ from gui.workspaces.base import (
     BrushBox,
     ElidedCombo,
     Workspace,
+    colour_icon,
     percent_slider,
+    pick_colour,
     slider,
     use_brush,
 )
@@ -424,16 +425,12 @@ class SketchWorkspace(Workspace):
         self.paint_on(layer)
 
     def _show_colour(self) -> None:
-        swatch = QPixmap(14, 14)
-        swatch.fill(QColor(*self.context.canvas.paint_colour))
-        self.colour.setIcon(QIcon(swatch))
+        self.colour.setIcon(colour_icon(self.context.canvas.paint_colour))
 
     def choose_colour(self) -> None:
-        chosen = QColorDialog.getColor(
-            QColor(*self.context.canvas.paint_colour), self, "Colour hint"
-        )
-        if chosen.isValid():
-            self.set_colour((chosen.red(), chosen.green(), chosen.blue()))
+        chosen = pick_colour(self, self.context.canvas.paint_colour, "Colour hint")
+        if chosen is not None:
+            self.set_colour(chosen)
 
     def set_colour(self, rgb: tuple[int, int, int]) -> None:
         """The colour brush's colour (the picker sets it); the brush then paints hints."""
