@@ -93,7 +93,7 @@ def region_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
             f"{path}: the mask is {loaded.width}x{loaded.height}, the photo "
             f"{shape[1]}x{shape[0]}; they must be the same size"
         )
-    values = arrays.luma(arrays.rgb(loaded.pixels))
+    values = arrays.luma(loaded.pixels)  # gray masks pass through
     if loaded.alpha is not None:
         values = values * loaded.alpha
     return values > 0.5
