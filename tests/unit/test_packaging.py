@@ -70,3 +70,28 @@ def test_images_agree_within_one_level(tmp_path, change, code):
     script = [sys.executable, str(PACKAGING / "same_image.py")]
     done = subprocess.run([*script, str(tmp_path / "a.png"), str(tmp_path / "b.png")])
     assert done.returncode == code
+
+
+def test_sizes_count_each_part_once_and_symlinks_not_at_all(tmp_path):
+    app = tmp_path / "Heirloom"
+    files = {
+        "_internal/cv2/cv2.abi3.so": 700,
+        "_internal/opencv_python_headless.libs/libavcodec-1.so.63": 300,
+        "_internal/PySide6/Qt/lib/libQt6Core.so.6": 200,
+        "_internal/libpython3.11.so.1.0": 50,
+        "_internal/libX11.so.6": 20,
+        "_internal/resources/models/heirloom-restore/model.onnx": 400,
+        "licenses/NOTICES.md": 3,
+    }
+    for name, size in files.items():
+        (app / name).parent.mkdir(parents=True, exist_ok=True)
+        (app / name).write_bytes(b"x" * size)
+    (app / "_internal/libQt6Core.so.6").symlink_to("PySide6/Qt/lib/libQt6Core.so.6")
+    found = load("sizes").sizes(app)
+    assert sum(found.values()) == sum(files.values())
+    assert found["OpenCV (cv2 and its FFmpeg, AV1 codecs, OpenBLAS)"] == 1000
+    assert found["model packs"] == 400
+    assert found["everything else"] == 3
+    python = next(size for part, size in found.items() if part.startswith("Python"))
+    system = next(size for part, size in found.items() if part.startswith("build machine"))
+    assert (python, system) == (50, 20)
