@@ -18,6 +18,7 @@ PACKAGING = Path(__file__).resolve().parents[2] / "packaging"
 def load(name: str):
     spec = importlib.util.spec_from_file_location(name, PACKAGING / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -95,3 +96,26 @@ def test_sizes_count_each_part_once_and_symlinks_not_at_all(tmp_path):
     python = next(size for part, size in found.items() if part.startswith("Python"))
     system = next(size for part, size in found.items() if part.startswith("build machine"))
     assert (python, system) == (50, 20)
+
+
+ZLIB = Path("/lib/x86_64-linux-gnu/libz.so.1")
+
+
+@pytest.mark.skipif(
+    shutil.which("dpkg-query") is None or not ZLIB.exists(),
+    reason="needs a Debian build machine (dpkg-query and its x86-64 zlib)",
+)
+def test_the_build_machine_s_libraries_get_their_package_s_copyright(tmp_path):
+    folder = tmp_path / "licenses"
+    folder.mkdir()
+    (folder / "NOTICES.md").write_text("# Third-party notices\n")
+    libraries = {"libz.so.1": str(ZLIB), "libmine.so": str(tmp_path / "libmine.so")}
+    left = load("system_licences").write_system_notices(folder, libraries)
+    assert left == ["libmine.so"]
+    notices = (folder / "NOTICES.md").read_text()
+    assert notices.startswith("# Third-party notices\n")  # appended, not rewritten
+    row = next(line for line in notices.splitlines() if line.startswith("| zlib1g |"))
+    assert "| Zlib | libz.so.1 | system/zlib1g-" in row
+    (copied,) = (folder / "system").glob("zlib1g-*/copyright")
+    assert copied.read_bytes() == Path("/usr/share/doc/zlib1g/copyright").read_bytes()
+    assert "No package notice found for: libmine.so." in notices
