@@ -75,12 +75,13 @@ class ArchSpec:
     package: str = "spandrel"  # or "spandrel-extra-arches" (restrictive licences)
     inputs: tuple[Port, ...] = (Port("image"),)
     output: Port = Port("output")
-    multiple_of: int | None = None  # None: spandrel's size requirements say
+    # None: spandrel's size requirements say; a callable reads it from the descriptor
+    multiple_of: int | Callable[[Any], int] | None = None
     fixed_size: tuple[int, int] | None = None  # the graph takes only this (h, w)
     tiling: bool = True
     overlap: int = 32  # input pixels of context per tile edge (engine.tiling)
     bytes_per_pixel: int = 8192  # peak activation memory per input pixel, for tile size
-    parity_sizes: tuple[tuple[int, int], tuple[int, int]] = ((64, 64), (48, 80))
+    parity_sizes: tuple[tuple[int, int], tuple[int, int]] = ((64, 64), (43, 61))
     atol: float = 1e-4
     wrap: Wrapper | None = None
     export: Exporter | None = None
@@ -123,6 +124,8 @@ ARCHS: dict[str, ArchSpec] = {
             "upscale",
             "Apache-2.0",
             "https://github.com/JingyunLiang/SwinIR/releases; https://openmodeldb.info",
+            # its own padding to whole windows is traced as a constant: feed whole windows
+            multiple_of=lambda descriptor: int(descriptor.model.window_size),
             overlap=64,
             bytes_per_pixel=32768,
             notes="windowed attention: tiles need generous overlap (spandrel discourages tiling)",
@@ -141,9 +144,10 @@ ARCHS: dict[str, ArchSpec] = {
             "denoise",
             "Apache-2.0",
             "https://github.com/cszn/SCUNet/releases (scunet_color_real_psnr.pth, ...)",
+            multiple_of=64,  # it pads to 64 itself, traced as a constant: feed multiples
             overlap=64,
+            parity_sizes=((64, 64), (64, 128)),
             bytes_per_pixel=32768,
-            parity_sizes=((64, 64), (64, 96)),
         ),
         ArchSpec(
             "NAFNet",
@@ -152,6 +156,7 @@ ARCHS: dict[str, ArchSpec] = {
             "MIT",
             "https://github.com/megvii-research/NAFNet (SIDD width 32/64 models)",
             overlap=64,
+            bytes_per_pixel=4096,
             notes="channel attention pools the whole input: tiled output differs a little",
         ),
     )
@@ -174,7 +179,9 @@ def table_lines() -> list[str]:
     lines = [f"{'architecture':14s} {'task':22s} {'status':10s} licence (package)"]
     for spec in ARCHS.values():
         task = spec.task + (" (1x: denoise)" if spec.task == "upscale" else "")
-        lines.append(f"{spec.arch:14s} {task:22s} {spec.status:10s} {spec.licence} ({spec.package})")
+        lines.append(
+            f"{spec.arch:14s} {task:22s} {spec.status:10s} {spec.licence} ({spec.package})"
+        )
     return lines
 
 
