@@ -295,6 +295,9 @@ def _read_manifest(archive: zipfile.ZipFile) -> ProjectInfo:
     return project
 
 
+MAX_RESULT_SCALE = 8  # the largest upscaled result a project keeps (8x each side)
+
+
 def _decode(
     archive: zipfile.ZipFile, layer: Layer, project: ProjectInfo, folder: Path
 ) -> LoadedImage:
@@ -307,6 +310,8 @@ def _decode(
         if handle.read(8) != _PNG_SIGNATURE:
             raise HeirloomError(f"its {layer} layer is not a PNG")
     size = project.width * project.height
+    if layer == Layer.RESULT:  # an upscaled result: a whole multiple of the photo's size
+        size *= MAX_RESULT_SCALE**2
     try:
         image = load_image(target, max_pixels=size)
     except HeirloomError as exc:
@@ -315,7 +320,8 @@ def _decode(
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a damaged layer
         raise HeirloomError(f"its {layer} layer is damaged ({exc})") from None
     shape = image.pixels.shape[:2]
-    if shape != (project.height, project.width):
+    scale = shape[0] // project.height if layer == Layer.RESULT else 1
+    if shape != (project.height * max(1, scale), project.width * max(1, scale)):
         raise HeirloomError(
             f"its {layer} layer is {shape[1]}x{shape[0]}, "
             f"not the project's {project.width}x{project.height}"
