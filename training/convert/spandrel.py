@@ -11,7 +11,6 @@ not import torch).
 from __future__ import annotations
 
 import argparse
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -105,12 +104,6 @@ def parity_inputs(spec: ArchSpec, inputs: tuple[TensorSpec, ...], rule: SizeRule
             }
         )
     return feeds
-
-
-def default_name(checkpoint: Path) -> str:
-    """A pack name from the file name: lower case, other characters as '-'."""
-    name = re.sub(r"[^a-z0-9._-]+", "-", Path(checkpoint).stem.lower()).strip("-._")
-    return name[:64] or "imported"
 
 
 def convert(
