@@ -59,6 +59,8 @@ ROLES: dict[str, dict[str, Role]] = {
         "hints": Role(("hints",), default_range=(-1.0, 1.0)),
         "hint_mask": Role(("hint_mask",)),
     },
+    "upscale": {"image": IMAGE},
+    "denoise": {"image": IMAGE},
     "ddpm-eps": {
         "sample": Role(("sample", "x", "image"), default_range=(-1.0, 1.0)),
         "timestep": Role(("timestep", "t"), layout="N"),

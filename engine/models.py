@@ -38,6 +38,12 @@ TASKS = (
     "sketch2photo",
     "sketch-into",
     "ddpm-eps",
+    # imported with spandrel (training/convert/spandrel_archs.py)
+    "upscale",
+    "denoise",
+    "face-restore",
+    "fill",
+    "colorize",
     "test",
 )
 DTYPES = ("float32", "float16", "int64", "int32", "uint8")
@@ -359,6 +365,11 @@ def check_task_io(manifest: Manifest) -> None:
             problem = "needs one 3-channel NCHW image input"
         elif len(outs) < wanted:
             problem = f"needs at least {wanted} outputs (box regression, probability)"
+    elif task in ("upscale", "denoise"):
+        if len(ins) != 1 or not _image_like(ins[0], (1, 3)):
+            problem = "needs one NCHW image input with 1 or 3 channels"
+        elif len(outs) != 1 or not _image_like(outs[0], (1, 3)):
+            problem = "needs one NCHW image output with 1 or 3 channels"
     elif task == "sketch2photo":
         if len(ins) != 1 or not _image_like(ins[0], (1, 3)):
             problem = "needs one NCHW edge-map input with 1 or 3 channels"

@@ -20,7 +20,8 @@ from engine.cancel import NEVER, CancelToken
 from engine.models import SizeRule
 
 TileFn = Callable[[np.ndarray], np.ndarray]
-"""Maps an NCHW float32 batch of one tile to an NCHW output of the same H and W."""
+"""Maps an NCHW float32 batch of one tile to an NCHW output of the same H and W, or of
+H and W times a whole number (an upscaler)."""
 
 DEFAULT_BUDGET_MB = 1024
 
@@ -104,6 +105,14 @@ def _pad(image: np.ndarray, ph: int, pw: int) -> np.ndarray:
     return np.pad(image, ((0, ph - h), (0, pw - w), (0, 0)), mode=mode)
 
 
+def _scale_of(out: np.ndarray, tile: tuple[int, int]) -> int:
+    """The whole-number factor between a tile and its output (an upscaler's 2, 4, ...)."""
+    factor = out.shape[2] // tile[0]
+    if factor < 1 or out.shape[2:] != (tile[0] * factor, tile[1] * factor):
+        raise ValueError(f"a {tile} tile gave an output of {out.shape[2:]}: not a whole multiple")
+    return factor
+
+
 def run_tiled(
     fn: TileFn,
     image: np.ndarray,
@@ -114,8 +123,10 @@ def run_tiled(
     cancel: CancelToken = NEVER,
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
-    """Apply ``fn`` to ``image`` (HxWxC float32) tile by tile; returns HxWxC_out.
+    """Apply ``fn`` to ``image`` (HxWxC float32) tile by tile; returns sH x sW x C_out.
 
+    ``fn`` may return each tile ``s`` times larger (an upscaler): tiles are placed and
+    feathered at the output's scale, so ``s`` is read from the first tile, never declared.
     ``overlap`` should be four times the model's receptive radius (a quarter of it is
     discarded at each inner tile edge, the rest is feathered) for tiled and
     untiled results to agree; a fitting image runs once and gives the untiled result.
@@ -129,27 +140,32 @@ def run_tiled(
     if plan.count == 1:
         cancel.check()
         out = fn(padded[None].transpose(0, 3, 1, 2).astype(np.float32, copy=False))
+        s = _scale_of(out, (ph, pw))
         if progress:
             progress(1, 1)
-        return np.ascontiguousarray(out[0].transpose(1, 2, 0)[:height, :width])
+        return np.ascontiguousarray(out[0].transpose(1, 2, 0)[: height * s, : width * s])
 
     accum: np.ndarray | None = None
-    weight_sum = np.zeros((height, width, 1), dtype=np.float32)
+    weight_sum: np.ndarray | None = None
+    s = 1
     for index, (y, x) in enumerate(plan.origins):
         cancel.check()
         crop = padded[y : y + th, x : x + tw]
-        out = fn(crop[None].transpose(0, 3, 1, 2).astype(np.float32, copy=False))[0]
-        out = out.transpose(1, 2, 0)
+        out = fn(crop[None].transpose(0, 3, 1, 2).astype(np.float32, copy=False))
         if accum is None:
-            accum = np.zeros((height, width, out.shape[2]), dtype=np.float32)
-        wy = _ramp(th, y > 0, y + th < ph, overlap)
-        wx = _ramp(tw, x > 0, x + tw < pw, overlap)
+            s = _scale_of(out, (th, tw))
+            accum = np.zeros((height * s, width * s, out.shape[1]), dtype=np.float32)
+            weight_sum = np.zeros((height * s, width * s, 1), dtype=np.float32)
+        out = out[0].transpose(1, 2, 0)
+        wy = _ramp(th * s, y > 0, y + th < ph, overlap * s)
+        wx = _ramp(tw * s, x > 0, x + tw < pw, overlap * s)
         weight = (wy[:, None] * wx[None, :])[..., None]
-        y1, x1 = min(y + th, height), min(x + tw, width)
-        if y < height and x < width:
-            accum[y:y1, x:x1] += (out * weight)[: y1 - y, : x1 - x]
-            weight_sum[y:y1, x:x1] += weight[: y1 - y, : x1 - x]
+        y0, x0 = y * s, x * s
+        y1, x1 = min(y0 + th * s, height * s), min(x0 + tw * s, width * s)
+        if y0 < height * s and x0 < width * s:
+            accum[y0:y1, x0:x1] += (out * weight)[: y1 - y0, : x1 - x0]
+            weight_sum[y0:y1, x0:x1] += weight[: y1 - y0, : x1 - x0]
         if progress:
             progress(index + 1, plan.count)
-    assert accum is not None
+    assert accum is not None and weight_sum is not None
     return accum / np.maximum(weight_sum, 1e-8)

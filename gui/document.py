@@ -4,7 +4,8 @@ Layers are numpy arrays at the photo's size, the same shapes the engine takes:
 ``mask`` (uint8, 255 = damaged / to fill), ``sketch`` (uint8, 0 = line on 255 =
 paper, as pix2pix was trained), ``paint`` (uint8 RGBA colour strokes for Diffuse's
 edit mode, allocated on the first stroke: 4 bytes a pixel is a lot on a big scan)
-and ``result`` (float32 HxWxC in [0, 1]). Every change
+and ``result`` (float32 HxWxC in [0, 1]; an upscaled result is a whole multiple of the
+photo's size, shown on the canvas through a copy shrunk to the photo's). Every change
 goes through :meth:`Document.edit_plane` or :meth:`Document.set_result` (or a stroke
 that pushes its own command), so it lands on the undo stack and in ``changed``.
 """
@@ -145,9 +146,17 @@ class Document(QObject):
     def _put_result(self, pixels: np.ndarray | None, rgb8: np.ndarray | None = None) -> None:
         self.result = pixels
         if rgb8 is None and pixels is not None:
-            rgb8 = to_rgb8(pixels)
+            rgb8 = to_rgb8(display_copy(pixels, self.width, self.height))
         self.result_rgb8 = rgb8
         self.touched(Layer.RESULT)
+
+
+def display_copy(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``pixels`` at the photo's size, for the canvas: an upscaled result is shrunk so it
+    lies over the photo and compares with it; export and projects keep the full size."""
+    if pixels.shape[:2] == (height, width):
+        return pixels
+    return arrays.resize(pixels if pixels.ndim == 3 else pixels[..., None], width, height)
 
 
 class PlaneEdit(QUndoCommand):

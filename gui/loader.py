@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 
 from engine.errors import HeirloomError
 from engine.images import LoadedImage, load_image
+from gui.document import display_copy
 from gui.project import SUFFIX, ProjectLayers, read_project
 from gui.qimages import to_rgb8
 
@@ -36,7 +37,8 @@ def read_for_display(path: Path) -> OpenedPhoto | ProjectLayers:
         layers = read_project(path)
         layers.photo_rgb8 = to_rgb8(layers.photo.pixels)
         if layers.result is not None:
-            layers.result_rgb8 = to_rgb8(layers.result)
+            width, height = layers.photo.width, layers.photo.height
+            layers.result_rgb8 = to_rgb8(display_copy(layers.result, width, height))
         return layers
     image = load_image(path)
     return OpenedPhoto(image, to_rgb8(image.pixels))

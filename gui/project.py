@@ -67,6 +67,9 @@ class ProjectError(ImageError):
     """A project file that cannot be read; the message says which and why."""
 
 
+MAX_RESULT_SCALE = 4  # an upscaled result a project keeps: up to 4x each side (x2 twice)
+
+
 def save_project(document: Document, path: Path) -> Path:
     """Write ``document`` to ``path`` atomically; returns the path.
 
@@ -75,6 +78,13 @@ def save_project(document: Document, path: Path) -> Path:
     """
     path = Path(path)
     check_outputs([document.source], [path], what="project")
+    if document.result is not None and document.result.shape[0] > (
+        document.height * MAX_RESULT_SCALE
+    ):
+        raise HeirloomError(
+            f"a project keeps results enlarged up to x{MAX_RESULT_SCALE}; export this "
+            "upscaled result instead (File ▸ Export)"
+        )
     try:
         scratch = tempfile.TemporaryDirectory(prefix="heirloom-save-")
     except OSError as exc:
@@ -246,6 +256,8 @@ def check_manifest(manifest: object) -> ProjectInfo:
 
 def layer_limit(layer: Layer, width: int, height: int) -> int:
     """The most bytes ``layer``'s PNG may declare for a width x height project."""
+    if layer == Layer.RESULT:  # an upscaled result: up to MAX_RESULT_SCALE times each side
+        width, height = width * MAX_RESULT_SCALE, height * MAX_RESULT_SCALE
     raw = width * height * BYTES_PER_PIXEL[layer] + height  # + one filter byte per row
     return raw + raw // 100 + METADATA_BYTES
 
@@ -307,6 +319,8 @@ def _decode(
         if handle.read(8) != _PNG_SIGNATURE:
             raise HeirloomError(f"its {layer} layer is not a PNG")
     size = project.width * project.height
+    if layer == Layer.RESULT:  # an upscaled result: a whole multiple of the photo's size
+        size *= MAX_RESULT_SCALE**2
     try:
         image = load_image(target, max_pixels=size)
     except HeirloomError as exc:
@@ -315,7 +329,8 @@ def _decode(
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a damaged layer
         raise HeirloomError(f"its {layer} layer is damaged ({exc})") from None
     shape = image.pixels.shape[:2]
-    if shape != (project.height, project.width):
+    scale = shape[0] // project.height if layer == Layer.RESULT else 1
+    if shape != (project.height * max(1, scale), project.width * max(1, scale)):
         raise HeirloomError(
             f"its {layer} layer is {shape[1]}x{shape[0]}, "
             f"not the project's {project.width}x{project.height}"

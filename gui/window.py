@@ -71,6 +71,7 @@ from gui.project import (
 )
 from gui.qimages import from_qimage
 from gui.settings import Settings, save_settings, settings_store
+from gui.upscale import UpscaleTool
 from gui.workspaces.base import AppContext, Workspace, fit_narrow
 from gui.workspaces.diffuse import DiffuseWorkspace
 from gui.workspaces.restore import RestoreWorkspace
@@ -128,6 +129,7 @@ class MainWindow(QMainWindow):
         self.context = AppContext(self.canvas, self.bridge, settings)
         self.context.when_safe = self.when_work_is_safe
         self._build_actions()
+        self.upscale_tool = UpscaleTool(self.context, self.statusBar(), self)
         self.restore = RestoreWorkspace(self.context)
         self.sketch = SketchWorkspace(self.context)
         self.diffuse = DiffuseWorkspace(self.context)
@@ -361,9 +363,13 @@ class MainWindow(QMainWindow):
             self.colour_target_action,
             self.region_target_action,
             None,
+            self.upscale_tool.action,
+            None,
             self.cancel_action,
         ):
             tools.addSeparator() if action is None else tools.addAction(action)
+        tools.setToolTipsVisible(True)  # a disabled Upscale says why
+        tools.aboutToShow.connect(self.upscale_tool.refresh)  # packs imported meanwhile
         models = menus.addMenu("&Models")
         models.addAction(self.models_action)
         models.addAction(self.import_action)
@@ -399,6 +405,7 @@ class MainWindow(QMainWindow):
     def _on_document(self) -> None:
         document = self.context.document
         has = document is not None
+        self.upscale_tool.refresh()
         self.stack.setCurrentIndex(1 if has else 0)
         for action in (
             self.save_action,
@@ -783,11 +790,18 @@ class MainWindow(QMainWindow):
         from gui.models_dialog import ModelsDialog
 
         ModelsDialog(self.context.registry, self).exec()
+        self._packs_changed()
 
     def import_pack(self) -> None:
         from gui.models_dialog import import_pack_interactively
 
         import_pack_interactively(self.context.registry, self)
+        self._packs_changed()
+
+    def _packs_changed(self) -> None:
+        """Choices that list installed packs follow an import or a removal."""
+        self.upscale_tool.refresh()
+        self.restore.refresh_models()
 
     def show_shortcuts(self) -> None:
         from gui.shortcuts import ShortcutsDialog

@@ -272,3 +272,64 @@ def sketch_into_pack(root: Path, name: str = "tiny-sketch-into") -> Path:
     write_pack(models / name, scratch, manifest, "# tiny sketch-into test graph\n")
     scratch.unlink()
     return root
+
+
+def build_upscaler(path: Path, scale: int = 2, layers: int = 2, seed: int = 0) -> Path:
+    """A tiny super-resolution graph, shaped like Real-ESRGAN's Compact: 3x3 convs, one to
+    3 * scale**2 channels, then a pixel shuffle (DepthToSpace, CRD) to scale x the size.
+    Receptive radius ``layers + 1`` input pixels."""
+    rng = np.random.default_rng(seed)
+    nodes, inits = [], []
+    current, channels = "image", 3
+    for i in range(layers):
+        node, params = _conv(f"c{i}", current, f"h{i}", channels, 8, rng)
+        nodes += [node, helper.make_node("Relu", [f"h{i}"], [f"r{i}"])]
+        inits += params
+        current, channels = f"r{i}", 8
+    node, params = _conv("head", current, "features", channels, 3 * scale * scale, rng)
+    nodes += [
+        node,
+        helper.make_node("DepthToSpace", ["features"], ["shuffled"], blocksize=scale, mode="CRD"),
+        helper.make_node("Sigmoid", ["shuffled"], ["output"]),
+    ]
+    inits += params
+    graph = helper.make_graph(
+        nodes,
+        "tiny-upscaler",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 3, "SH", "SW"])],
+        inits,
+    )
+    return _save_graph(graph, path)
+
+
+def upscale_pack(models: Path, name: str = "tiny-upscale", scale: int = 2) -> Path:
+    """An installed ``upscale`` pack (as ``heirloom models import`` writes them) with an
+    overlap of four times the graph's receptive radius, so tiles join without seams."""
+    models.mkdir(parents=True, exist_ok=True)
+    graph = build_upscaler(models.parent / f"{name}.onnx", scale=scale)
+    write_pack(
+        models / name,
+        graph,
+        tiny_manifest(
+            name,
+            task="upscale",
+            tiling=Tiling(True, 16, 256),
+            options={"scale": scale},
+        ),
+        "# tiny upscaler\n",
+    )
+    return models / name
+
+
+def denoise_pack(models: Path, name: str = "tiny-denoise") -> Path:
+    """An installed ``denoise`` pack (image in, image out, as SCUNet's imports are)."""
+    models.mkdir(parents=True, exist_ok=True)
+    graph = build_conv_model(models.parent / f"{name}.onnx", layers=2)
+    write_pack(
+        models / name,
+        graph,
+        tiny_manifest(name, task="denoise", tiling=Tiling(True, 16, 256)),
+        "# tiny denoiser\n",
+    )
+    return models / name

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import tempfile
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -149,9 +149,14 @@ def export_pack(
     *,
     atol: float = 1e-4,
     overwrite: bool = False,
+    opset: int = 17,
+    exporter: Callable[[nn.Module, Mapping[str, torch.Tensor], Path], Path] | None = None,
 ) -> ModelPack:
     """Export, check parity on every entry of ``parity_inputs``, write and verify a pack.
 
+    ``exporter(module, example, onnx_path)`` replaces :func:`export_onnx` for graphs the
+    default export cannot write as they are (imported architectures with ops ONNX lacks);
+    parity is checked the same way either way.
     Output names come from ``manifest.outputs``; the manifest's sha256 is filled in by
     :func:`engine.models.write_pack`; it and the parity results are appended to the
     card. Nothing is written to ``folder`` unless every parity check passes.
@@ -161,13 +166,18 @@ def export_pack(
     if Path(folder).exists() and not overwrite:  # fail before minutes of export work
         raise PackError(f"'{folder}' already exists; use --overwrite to replace it")
     with tempfile.TemporaryDirectory(prefix="heirloom-export-") as tmp:
-        onnx_path = export_onnx(
-            module,
-            example,
-            Path(tmp) / "model.onnx",
-            dynamic=dynamic,
-            output_names=[o.name for o in manifest.outputs],
-        )
+        onnx_path = Path(tmp) / "model.onnx"
+        if exporter is not None:
+            onnx_path = exporter(module, example, onnx_path)
+        else:
+            export_onnx(
+                module,
+                example,
+                onnx_path,
+                dynamic=dynamic,
+                output_names=[o.name for o in manifest.outputs],
+                opset=opset,
+            )
         checks = [
             f"- inputs {_shapes(inputs)}: max abs difference "
             f"{check_parity(module, onnx_path, inputs, atol=atol):.2g}"

@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "restore": "engine.cli.restore",
     "edges": "engine.cli.edges",
     "sketch": "engine.cli.sketch",
+    "upscale": "engine.cli.upscale",
     "diffuse": "engine.cli.diffuse",
     "batch": "engine.cli.batch",
 }

@@ -23,6 +23,7 @@ from engine.files import check_outputs, same_file
 from engine.images import FORMATS, LoadedImage, check_writable, load_image, save_image
 from engine.limits import QUALITY, SMOOTHING, THRESHOLD, TILE
 from engine.pipelines.restore import RestoreOptions, restore_photo
+from engine.pipelines.upscale import enlarged_meta, upscale_alpha
 from engine.runtime import DEVICES
 
 HELP = "restore a photo, or every photo in a folder"
@@ -51,7 +52,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=TILE.parse,
         help=f"tile size in pixels, {TILE.describe()} (default: from memory)",
     )
-    parser.add_argument("--model", help="restore pack name (default: best installed)")
+    parser.add_argument(
+        "--model",
+        "--restore-model",
+        dest="model",
+        help="restore or denoise pack for the global stage (default: the best restore pack)",
+    )
+    parser.add_argument(
+        "--upscale", metavar="NAME", help="enlarge the result last with this upscale pack"
+    )
     parser.add_argument("--detector", help="scratch-detect pack name")
     parser.add_argument("--device", choices=DEVICES, default="auto")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -92,15 +101,22 @@ def _restore_one(photo: LoadedImage, output: Path, args: argparse.Namespace, qui
         tile=args.tile,
         restorer=args.model,
         detector=args.detector,
+        upscale=args.upscale,
     )
     progress = ConsoleProgress(quiet=quiet)
     result = restore_photo(photo.pixels, options, progress.emitter(), CancelToken())
     progress.done()
+    restored = result.images["restored"]
+    meta, alpha = photo.meta, photo.alpha
+    scale = restored.shape[0] // photo.height
+    if scale > 1:  # --upscale: alpha and DPI follow the enlarged picture
+        meta = enlarged_meta(meta, scale)
+        alpha = None if alpha is None else upscale_alpha(alpha, *restored.shape[:2])
     save_image(
         output,
-        result.images["restored"],
-        meta=photo.meta,
-        alpha=photo.alpha,
+        restored,
+        meta=meta,
+        alpha=alpha,
         bit_depth=args.bit_depth,
         quality=args.quality,
         overwrite=args.overwrite,
@@ -135,9 +151,10 @@ def run(args: argparse.Namespace) -> int:
     _check_paths(args.input, args.output, args)
     photo = load_image(args.input)
     info = _restore_one(photo, args.output, args, args.quiet)
+    upscaled = f"; upscaled {info['upscaled']}" if "upscaled" in info else ""
     print(
         f"{args.output}: restored with {info['model']} on {info['device']}; mask "
-        f"{info['mask']}; faces: {len(info['faces'])} ({info['face_method']})"
+        f"{info['mask']}; faces: {len(info['faces'])} ({info['face_method']}){upscaled}"
     )
     return 0
 

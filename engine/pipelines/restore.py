@@ -36,6 +36,13 @@ from engine.limits import MEMORY_MB, SMOOTHING, THRESHOLD, TILE
 from engine.models import ModelPack, Registry
 from engine.ops.blend import blend_restoration
 from engine.ops.prepass import prepass_batch
+from engine.pipelines.upscale import (
+    UpscaleOptions,
+    check_output_size,
+    scale_of,
+    upscale_image,
+    upscale_pack,
+)
 from engine.runtime import Device
 from engine.tiling import DEFAULT_BUDGET_MB
 
@@ -65,6 +72,7 @@ class RestoreOptions:
     detector: str | None = None
     restorer: str | None = None
     face_model: str | None = None
+    upscale: str | None = None  # an upscale pack run last (engine/pipelines/upscale.py)
     tile: int | None = None  # default: from memory_mb and the pack's bytes_per_pixel
     memory_mb: int = DEFAULT_BUDGET_MB
     min_face: int = 48  # smaller faces are left to the global pass
@@ -296,6 +304,23 @@ def _faces_stage(
 
 # --- the whole job --------------------------------------------------------------
 
+RESTORER_TASKS = ("restore", "denoise")
+
+
+def restorer_pack(registry: Registry, name: str | None) -> ModelPack:
+    """The global stage's network: a named ``restore`` or ``denoise`` pack (imported
+    SCUNet, NAFNet: image in, image out, fed the same way without mask or pre-pass),
+    else the preferred ``restore`` pack, as before."""
+    if name:
+        pack = registry.get(name)
+        if pack.manifest.task not in RESTORER_TASKS:
+            raise PackError(
+                f"model pack '{name}' is for {pack.manifest.task}; the restore stage "
+                f"takes a {' or '.join(RESTORER_TASKS)} pack"
+            )
+        return pack
+    return registry.for_task("restore")
+
 
 def restore_photo(
     image: np.ndarray,
@@ -321,7 +346,8 @@ def restore_photo(
     )
     info: dict = {}
     images: dict[str, np.ndarray] = {}
-    restore_pack = registry.for_task("restore", options.restorer)  # fail early if missing
+    restore_pack = restorer_pack(registry, options.restorer)  # fail early if missing
+    upscaler = _upscaler(registry, options, height, width)
     _strength(restore_pack, options)
     _tile_for(restore_pack, options)
     if options.mask is None and options.scratches != "off":
@@ -382,6 +408,9 @@ def restore_photo(
     cancel.check()
     if gray and not options.colour:
         restored = arrays.luma(restored)[..., None]
+    if upscaler is not None:
+        restored = _upscale_stage(restored, upscaler, options, emit, cancel, registry)
+        info["upscaled"] = f"x{scale_of(upscaler)} with {upscaler.name}"
     images.update({"restored": restored.astype(np.float32, copy=False), "mask": mask})
     info.update(
         {
@@ -394,3 +423,38 @@ def restore_photo(
     )
     emit.progress(1.0, "Done", f"{len(boxes)} face(s) refined")
     return Result(images=images, info=info)
+
+
+def _upscaler(
+    registry: Registry, options: RestoreOptions, height: int, width: int
+) -> ModelPack | None:
+    """The last stage's upscale pack, checked before any work (None: no upscaling)."""
+    if not options.upscale:
+        return None
+    pack = upscale_pack(registry, options.upscale)
+    check_output_size(height, width, scale_of(pack))
+    tile_size(pack, options.tile, options.memory_mb)
+    return pack
+
+
+def _upscale_stage(
+    restored: np.ndarray,
+    pack: ModelPack,
+    options: RestoreOptions,
+    emit: Emitter,
+    cancel: CancelToken,
+    registry: Registry,
+) -> np.ndarray:
+    """The restored photo enlarged by ``pack`` (progress shown as the last 5 %)."""
+    stage = Emitter(
+        lambda e: (
+            emit.progress(0.95 + 0.05 * e.fraction, "Upscaling", e.message)
+            if isinstance(e, Progress)
+            else None
+        ),
+        preview_interval=float("inf"),
+    )
+    upscale_options = UpscaleOptions(
+        model=pack.name, device=options.device, tile=options.tile, memory_mb=options.memory_mb
+    )
+    return upscale_image(restored, upscale_options, stage, cancel, registry).images["upscaled"]

@@ -24,15 +24,19 @@ from PySide6.QtWidgets import (
 )
 
 from engine.cancel import CancelToken
+from engine.errors import PackError
 from engine.jobs import Emitter, Result
 from engine.limits import SMOOTHING
 from engine.pipelines.restore import RestoreOptions, detect_scratches, restore_photo
+from engine.pipelines.upscale import TASK
 from gui.canvas import mask_ops
 from gui.document import Layer
 from gui.settings import RANGES
+from gui.upscale import NO_PACK
 from gui.workspaces.base import (
     AppContext,
     BrushBox,
+    ElidedCombo,
     Workspace,
     percent_slider,
     slider,
@@ -48,6 +52,16 @@ def sensitivity_of(threshold: float) -> int:
 def threshold_of(sensitivity: int) -> float:
     """The detector threshold a Sensitivity percent stands for (what settings store)."""
     return round(1.0 - sensitivity / 100, 2)
+
+
+def _fill(combo: ElidedCombo, items: list[tuple[str, str | None]]) -> None:
+    """Replace a combo's items, keeping the chosen one when it is still offered."""
+    chosen = combo.currentData()
+    combo.clear()
+    for text, data in items:
+        combo.addItem(text, data)
+    if chosen is not None and combo.findData(chosen) >= 0:
+        combo.setCurrentIndex(combo.findData(chosen))
 
 
 def share_text(mask: np.ndarray) -> str:
@@ -113,6 +127,8 @@ class RestoreWorkspace(Workspace):
             "How much noise and grain the restoration smooths away outside the damage; "
             "lower keeps more of the photo's own grain"
         )
+        self.network = ElidedCombo()
+        self.upscale = ElidedCombo()
         self.run = QPushButton("Restore")
         self.run.setObjectName("primary")
         self.plan = QLabel()
@@ -121,6 +137,8 @@ class RestoreWorkspace(Workspace):
         restore_form.addRow(self.faces)
         restore_form.addRow(self.colour)
         restore_form.addRow("Smoothing", self.smoothing)
+        restore_form.addRow("Network", self.network)
+        restore_form.addRow("Upscale", self.upscale)
         restore_form.addRow(self.run)
         restore_form.addRow(self.plan)
 
@@ -142,10 +160,34 @@ class RestoreWorkspace(Workspace):
         self.invert.clicked.connect(lambda: self._mask_op(mask_ops.invert, "Invert mask"))
         self.clear.clicked.connect(lambda: self._mask_op(mask_ops.cleared, "Clear mask"))
         self._show_sensitivity()
+        self.refresh_models()
         self.on_document()
+
+    def refresh_models(self) -> None:
+        """Fill Network (restore packs, then imported denoisers) and Upscale (Off, then
+        upscale packs); a choice stays chosen while its pack is installed."""
+        try:
+            packs = list(self.context.registry.packs())
+        except PackError:
+            packs = []
+        restorers = [p for p in packs if p.manifest.task == "restore"]
+        restorers.sort(key=lambda p: (p.origin != "user", p.name))  # the pipeline's default first
+        restorers += [p for p in packs if p.manifest.task == "denoise"]
+        upscalers = [p.name for p in packs if p.manifest.task == TASK]
+        _fill(self.network, [(p.manifest.title or p.name, p.name) for p in restorers])
+        self.network.setToolTip(
+            "The network of the restore stage: Heirloom's restorer, or an imported denoiser "
+            "(SCUNet, NAFNet: Models ▸ Import)"
+        )
+        _fill(self.upscale, [("Off", None), *((name, name) for name in upscalers)])
+        self.upscale.setEnabled(bool(upscalers))
+        self.upscale.setToolTip(
+            "Enlarge the restored photo last with this upscale model" if upscalers else NO_PACK
+        )
 
     def activate(self) -> None:
         super().activate()
+        self.refresh_models()
         canvas = self.context.canvas
         canvas.set_layer_visible(Layer.PAINT, False)
         canvas.set_layer_visible(Layer.MASK, self.show_mask.isChecked())
@@ -219,6 +261,8 @@ class RestoreWorkspace(Workspace):
             smoothing=self.smoothing.value() / 100,
             device=settings.device,  # type: ignore[arg-type]
             tile=settings.tile_size,
+            restorer=self.network.currentData(),
+            upscale=self.upscale.currentData() if self.upscale.isEnabled() else None,
         )
 
     def _mask_op(self, op, text: str, *args: int) -> None:  # noqa: ANN001
@@ -294,9 +338,10 @@ class RestoreWorkspace(Workspace):
         self.show_mask.setChecked(False)
         self.context.canvas.show_faces(document.faces)
         faces = len(document.faces)
+        upscaled = f" Upscaled {result.info['upscaled']}." if "upscaled" in result.info else ""
         self.status.setText(
             f"{found_text}Restored on {result.info.get('device', '?')}; "
-            f"{faces} face(s) refined. Press C to compare before | after."
+            f"{faces} face(s) refined.{upscaled} Press C to compare before | after."
         )
 
     def _put_found_mask(self, found: np.ndarray, text: str, keep_strokes: bool) -> None:

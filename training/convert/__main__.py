@@ -22,6 +22,7 @@ CONVERTERS: dict[str, str] = {
     "ddpm": "training.convert.ddpm",
     "bopbtl": "training.convert.bopbtl",
     "mtcnn": "training.convert.mtcnn",
+    "spandrel": "training.convert.spandrel",
 }
 
 
