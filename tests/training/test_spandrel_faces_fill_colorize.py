@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 if importlib.util.find_spec("spandrel") is None:
-    pytest.skip("spandrel is not installed (pip install 'heirloom[train]')", allow_module_level=True)
+    pytest.skip("spandrel is not installed (see the train extra)", allow_module_level=True)
 
 import torch
 from torch import nn
