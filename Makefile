@@ -3,7 +3,8 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# The CPU build of torch lies on local disk; without the pin pip reaches for CUDA.
+# The CPU build of torch lies on local disk; without the pin pip reaches for CUDA. The
+# extras repeat it: spandrel needs torchvision, whose newest wheel would pull a CUDA torch.
 TORCH  := torch==2.13.0
 export QT_QPA_PLATFORM ?= offscreen
 
@@ -18,7 +19,7 @@ $(VENV)/.runtime: pyproject.toml | $(BIN)/python
 
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e '.[train,dev,cluster]'
+	$(BIN)/pip install -q -e '.[train,dev,cluster]' $(TORCH)
 	touch $@ $(VENV)/.runtime
 
 demo: $(VENV)/.runtime

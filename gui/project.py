@@ -67,6 +67,9 @@ class ProjectError(ImageError):
     """A project file that cannot be read; the message says which and why."""
 
 
+MAX_RESULT_SCALE = 4  # an upscaled result a project keeps: up to 4x each side (x2 twice)
+
+
 def save_project(document: Document, path: Path) -> Path:
     """Write ``document`` to ``path`` atomically; returns the path.
 
@@ -75,6 +78,13 @@ def save_project(document: Document, path: Path) -> Path:
     """
     path = Path(path)
     check_outputs([document.source], [path], what="project")
+    if document.result is not None and document.result.shape[0] > (
+        document.height * MAX_RESULT_SCALE
+    ):
+        raise HeirloomError(
+            f"a project keeps results enlarged up to x{MAX_RESULT_SCALE}; export this "
+            "upscaled result instead (File ▸ Export)"
+        )
     try:
         scratch = tempfile.TemporaryDirectory(prefix="heirloom-save-")
     except OSError as exc:
@@ -246,6 +256,8 @@ def check_manifest(manifest: object) -> ProjectInfo:
 
 def layer_limit(layer: Layer, width: int, height: int) -> int:
     """The most bytes ``layer``'s PNG may declare for a width x height project."""
+    if layer == Layer.RESULT:  # an upscaled result: up to MAX_RESULT_SCALE times each side
+        width, height = width * MAX_RESULT_SCALE, height * MAX_RESULT_SCALE
     raw = width * height * BYTES_PER_PIXEL[layer] + height  # + one filter byte per row
     return raw + raw // 100 + METADATA_BYTES
 
@@ -293,9 +305,6 @@ def _read_manifest(archive: zipfile.ZipFile) -> ProjectInfo:
                 f"{project.width}x{project.height} layer needs"
             )
     return project
-
-
-MAX_RESULT_SCALE = 8  # the largest upscaled result a project keeps (8x each side)
 
 
 def _decode(

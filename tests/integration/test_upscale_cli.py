@@ -109,3 +109,26 @@ def test_importing_a_missing_checkpoint_is_one_line(home: Path, tmp_path: Path) 
         done.stderr.strip()
         == f"heirloom: error: checkpoint '{tmp_path / 'absent.pth'}' does not exist"
     )
+
+
+def test_importing_a_checkpoint_without_torch_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    from engine.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
+    )
+    monkeypatch.setenv("HEIRLOOM_HOME", str(tmp_path / "home"))
+    checkpoint = tmp_path / "RealESRGAN_x4plus.pth"
+    checkpoint.write_bytes(b"weights")
+    assert main(["models", "import", str(checkpoint)]) == 2
+    line = capsys.readouterr().err.strip()
+    assert line == (
+        "heirloom: error: importing a checkpoint needs torch, which this installation "
+        "lacks; install with: pip install 'heirloom[train]' (torch and spandrel)"
+    )
+    assert not (tmp_path / "home" / "models").exists()

@@ -11,31 +11,22 @@ not import torch).
 from __future__ import annotations
 
 import argparse
-import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from engine.models import Manifest, ModelPack, SizeRule, TensorSpec, Tiling, sha256_of
 from training.compat import import_spandrel
 from training.convert.checkpoint import CheckpointError
 from training.convert.spandrel_archs import OPSET, ArchSpec, Port, spec_for, supported_names
 from training.eval.cards import render_card
-from training.export import export_onnx, export_pack
+from training.export import export_pack
 
 HELP = "any checkpoint spandrel recognises (ESRGAN, Compact, SwinIR, ...) -> pack"
 SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt")
 _AXES = {0: "batch", 2: "height", 3: "width"}
-
-
-def default_export(module: nn.Module, example: Mapping[str, torch.Tensor], path: Path) -> Path:
-    """``torch.onnx.export`` at opset 18 with dynamic batch, height and width."""
-    dynamic = {name: _AXES for name in [*example, "output"]}
-    return export_onnx(module, example, path, dynamic=dynamic, output_names=["output"], opset=OPSET)
 
 
 def load_descriptor(checkpoint: Path) -> Any:
@@ -107,12 +98,6 @@ def parity_inputs(spec: ArchSpec, inputs: tuple[TensorSpec, ...], rule: SizeRule
     return feeds
 
 
-def default_name(checkpoint: Path) -> str:
-    """A pack name from the file name: lower case, other characters as '-'."""
-    name = re.sub(r"[^a-z0-9._-]+", "-", Path(checkpoint).stem.lower()).strip("-._")
-    return name[:64] or "imported"
-
-
 def convert(
     checkpoint: Path, output: Path, *, name: str | None = None, overwrite: bool = False
 ) -> ModelPack:
@@ -155,11 +140,12 @@ def convert(
         manifest,
         _card(manifest, spec, checkpoint, architecture),
         example={t.name: torch.from_numpy(feeds[0][t.name]) for t in inputs},
-        dynamic=None,
+        dynamic={name: _AXES for name in [*(t.name for t in inputs), spec.output.name]},
         parity_inputs=feeds,
         atol=spec.atol,
         overwrite=overwrite,
-        exporter=spec.export or default_export,
+        opset=OPSET,
+        exporter=spec.export,
     )
 
 

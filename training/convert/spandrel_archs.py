@@ -47,8 +47,8 @@ OPSET = 18
 
 Exporter = Callable[["nn.Module", Mapping[str, "torch.Tensor"], Path], Path]
 """``(module, example inputs by graph name, onnx path) -> onnx path``: writes the graph.
-The default (:func:`training.convert.spandrel.default_export`) is ``torch.onnx.export``
-at opset :data:`OPSET` with dynamic batch, height and width."""
+Without one, :func:`training.export.export_onnx` (``torch.onnx.export``) writes it at
+opset :data:`OPSET` with dynamic batch, height and width."""
 
 Wrapper = Callable[[Any], "nn.Module"]
 """spandrel's model descriptor -> the torch module to export and compare against."""
