@@ -39,6 +39,7 @@ from torch.nn import functional as F  # noqa: N812
 
 from engine.models import Registry, seal_pack, write_pack
 from engine.pipelines import diffusion
+from training.compat import import_torchvision
 from training.convert.ddpm import describe_unet, eps_manifest, export_eps_pack
 from training.data.corpus import Corpus, load_corpus
 from training.data.patches import PatchSampler
@@ -74,6 +75,7 @@ WARMUP = 200
 
 def make_unet(size: int = 64, widths: tuple[int, ...] = (32, 64, 128), layers: int = 1):
     """The UNet; attention only in the lowest-resolution level (16x16 for 64 px, 3 levels)."""
+    import_torchvision()  # diffusers imports it when installed (training/compat.py)
     from diffusers import UNet2DModel
 
     down = ("DownBlock2D",) * (len(widths) - 1) + ("AttnDownBlock2D",)
@@ -324,6 +326,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    import_torchvision()
     from diffusers import DDPMScheduler
 
     corpus = load_corpus(args.corpus)

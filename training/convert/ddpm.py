@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from engine.models import Manifest, ModelPack, SizeRule, TensorSpec, Tiling
+from training.compat import import_torchvision
 from training.convert.checkpoint import CheckpointError
 from training.eval.cards import render_card
 from training.export import export_pack
@@ -65,6 +66,7 @@ def check_folder(folder: Path) -> None:
 
 def load(folder: Path) -> tuple[nn.Module, dict[str, Any], dict[str, Any]]:
     """The UNet (eval mode), its config and the full scheduler config, from local files only."""
+    import_torchvision()  # diffusers imports it when installed (training/compat.py)
     from diffusers import DDPMScheduler, UNet2DModel  # heavy; only when converting
 
     check_folder(folder)
