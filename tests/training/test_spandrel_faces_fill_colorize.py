@@ -120,7 +120,7 @@ def test_restoreformer_imports_from_a_checkpoint_and_matches_torch(tmp_path: Pat
 @pytest.mark.slow
 @pytest.mark.skipif(
     not os.environ.get(HEAVY),
-    reason=f"CodeFormer's fixed VQ autoencoder (74M parameters) takes about 5 minutes to "
+    reason=f"CodeFormer's fixed VQ autoencoder (74M parameters) takes about 8 minutes to "
     f"export with dynamo and compare on 2 busy CPU cores; set {HEAVY}=1 to run it",
 )
 def test_codeformer_imports_through_dynamo_and_matches_torch(tmp_path: Path) -> None:
