@@ -217,7 +217,8 @@ def test_ddcolor_imports_as_gray_in_rgb_out_and_colorizes_keeping_luma(tmp_path:
     assert manifest.task == "colorize" and manifest.size_rule.fixed == (256, 256)
     assert [t.name for t in manifest.inputs] == ["gray"] and manifest.outputs[0].name == "rgb"
     gray = load_image(SAMPLES / "old_grace_hopper.jpg").pixels
-    small = arrays.resize_plane(arrays.luma(gray), 256, 256)[None, None]
+    # a writable copy: torch.from_numpy below refuses to share a read-only array quietly
+    small = arrays.resize_plane(arrays.luma(gray), 256, 256)[None, None].copy()
     session = open_session(pack.model_path, device="cpu")
     (rgb,) = session.run({"gray": small})
     assert float(((rgb == 0) | (rgb == 1)).mean()) < 0.5 and float(rgb.std()) > 0.02
