@@ -61,6 +61,9 @@ ROLES: dict[str, dict[str, Role]] = {
     },
     "upscale": {"image": IMAGE},
     "denoise": {"image": IMAGE},
+    "face-restore": {"image": IMAGE},
+    "fill": {"image": IMAGE, "mask": Role(("mask",))},
+    "colorize": {"gray": Role(("gray", "image", "input"))},
     "ddpm-eps": {
         "sample": Role(("sample", "x", "image"), default_range=(-1.0, 1.0)),
         "timestep": Role(("timestep", "t"), layout="N"),

@@ -354,7 +354,7 @@ def check_task_io(manifest: Manifest) -> None:
             problem = "takes at most three inputs (image, mask, pre-pass)"
         elif len(outs) != 1 or not _image_like(outs[0], (1, 3)):
             problem = "needs one NCHW image output with 1 or 3 channels"
-    elif task == "face-enhance":
+    elif task in ("face-enhance", "face-restore"):
         if len(ins) != 1 or not _image_like(ins[0], (3,)):
             problem = "needs one 3-channel NCHW face input"
         elif len(outs) != 1 or not _image_like(outs[0], (3,)):
@@ -370,6 +370,19 @@ def check_task_io(manifest: Manifest) -> None:
             problem = "needs one NCHW image input with 1 or 3 channels"
         elif len(outs) != 1 or not _image_like(outs[0], (1, 3)):
             problem = "needs one NCHW image output with 1 or 3 channels"
+    elif task == "fill":
+        named = {s.name: s for s in ins}
+        if set(named) != {"image", "mask"} or not (
+            _image_like(named["image"], (3,)) and _image_like(named["mask"], (1,))
+        ):
+            problem = "needs two NCHW inputs: image (3 channels) and mask (1)"
+        elif len(outs) != 1 or not _image_like(outs[0], (3,)):
+            problem = "needs one 3-channel NCHW image output"
+    elif task == "colorize":
+        if len(ins) != 1 or not _image_like(ins[0], (1,)):
+            problem = "needs one 1-channel NCHW gray input"
+        elif len(outs) != 1 or not _image_like(outs[0], (3,)):
+            problem = "needs one 3-channel NCHW RGB output"
     elif task == "sketch2photo":
         if len(ins) != 1 or not _image_like(ins[0], (1, 3)):
             problem = "needs one NCHW edge-map input with 1 or 3 channels"

@@ -58,6 +58,7 @@ from engine.images import ImageMeta, LoadedImage
 from gui.autosave import Autosaver, Orphan, orphaned_autosaves
 from gui.bridge import EngineBridge
 from gui.canvas.view import CanvasView, Tool
+from gui.colorize import ColorizeTool
 from gui.device_status import DeviceStatus
 from gui.document import Document, Layer
 from gui.icons import icon
@@ -130,6 +131,7 @@ class MainWindow(QMainWindow):
         self.context.when_safe = self.when_work_is_safe
         self._build_actions()
         self.upscale_tool = UpscaleTool(self.context, self.statusBar(), self)
+        self.colorize_tool = ColorizeTool(self.context, self.statusBar(), self)
         self.restore = RestoreWorkspace(self.context)
         self.sketch = SketchWorkspace(self.context)
         self.diffuse = DiffuseWorkspace(self.context)
@@ -364,12 +366,14 @@ class MainWindow(QMainWindow):
             self.region_target_action,
             None,
             self.upscale_tool.action,
+            self.colorize_tool.action,
             None,
             self.cancel_action,
         ):
             tools.addSeparator() if action is None else tools.addAction(action)
         tools.setToolTipsVisible(True)  # a disabled Upscale says why
         tools.aboutToShow.connect(self.upscale_tool.refresh)  # packs imported meanwhile
+        tools.aboutToShow.connect(self.colorize_tool.refresh)
         models = menus.addMenu("&Models")
         models.addAction(self.models_action)
         models.addAction(self.import_action)
@@ -406,6 +410,7 @@ class MainWindow(QMainWindow):
         document = self.context.document
         has = document is not None
         self.upscale_tool.refresh()
+        self.colorize_tool.refresh()
         self.stack.setCurrentIndex(1 if has else 0)
         for action in (
             self.save_action,
@@ -801,6 +806,7 @@ class MainWindow(QMainWindow):
     def _packs_changed(self) -> None:
         """Choices that list installed packs follow an import or a removal."""
         self.upscale_tool.refresh()
+        self.colorize_tool.refresh()
         self.restore.refresh_models()
 
     def show_shortcuts(self) -> None:

@@ -333,3 +333,107 @@ def denoise_pack(models: Path, name: str = "tiny-denoise") -> Path:
         "# tiny denoiser\n",
     )
     return models / name
+
+
+def face_restore_pack(models: Path, name: str = "tiny-face-restore") -> Path:
+    """An installed ``face-restore`` pack shaped like a GFPGAN import (fixed 512x512,
+    faces in [-1, 1]) whose graph negates the face: in pixels, 1 - face, so a test
+    sees exactly where the face pass pasted its result."""
+    models.mkdir(parents=True, exist_ok=True)
+    shape = [1, 3, 512, 512]
+    graph = helper.make_graph(
+        [helper.make_node("Neg", ["image"], ["output"])],
+        "tiny-face-restore",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, shape)],
+    )
+    face_range = (-1.0, 1.0)
+    write_pack(
+        models / name,
+        _save_graph(graph, models.parent / f"{name}.onnx"),
+        tiny_manifest(
+            name,
+            task="face-restore",
+            inputs=(TensorSpec("image", "NCHW", 3, "float32", face_range),),
+            outputs=(TensorSpec("output", "NCHW", 3, "float32", face_range),),
+            size_rule=SizeRule(fixed=(512, 512)),
+            tiling=Tiling(False, 0, 4096),
+        ),
+        "# tiny face restorer\n",
+    )
+    return models / name
+
+
+def fill_pack(models: Path, name: str = "tiny-fill", grey: float = 0.5) -> Path:
+    """An installed ``fill`` pack with LaMa's inputs and size rule (multiples of 8) that
+    paints the hole ``grey`` and returns the known pixels as they came, as LaMa does."""
+    models.mkdir(parents=True, exist_ok=True)
+    value = numpy_helper.from_array(np.array([grey], np.float32), "grey")
+    one = numpy_helper.from_array(np.array([1.0], np.float32), "one")
+    nodes = [
+        helper.make_node("Sub", ["one", "mask"], ["keep"]),
+        helper.make_node("Mul", ["image", "keep"], ["known"]),
+        helper.make_node("Mul", ["mask", "grey"], ["painted"]),
+        helper.make_node("Add", ["known", "painted"], ["output"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny-fill",
+        [
+            helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"]),
+            helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["N", 1, "H", "W"]),
+        ],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [value, one],
+    )
+    write_pack(
+        models / name,
+        _save_graph(graph, models.parent / f"{name}.onnx"),
+        tiny_manifest(
+            name,
+            task="fill",
+            inputs=(TensorSpec("image", "NCHW", 3), TensorSpec("mask", "NCHW", 1)),
+            size_rule=SizeRule(multiple_of=8, min=16),
+            tiling=Tiling(False, 0, 4096),
+        ),
+        "# tiny fill\n",
+    )
+    return models / name
+
+
+def colorize_pack(models: Path, name: str = "tiny-colorize") -> Path:
+    """An installed ``colorize`` pack with the contract of ours (``gray`` 1 channel in,
+    ``rgb`` out, multiples of 16) that tints the gray warm: R + 0.15, B - 0.15, clipped."""
+    models.mkdir(parents=True, exist_ok=True)
+    tint = numpy_helper.from_array(
+        np.array([0.15, 0.0, -0.15], np.float32).reshape(1, 3, 1, 1), "t"
+    )
+    low = numpy_helper.from_array(np.array(0.0, np.float32), "low")
+    high = numpy_helper.from_array(np.array(1.0, np.float32), "high")
+    nodes = [
+        helper.make_node("Concat", ["gray", "gray", "gray"], ["grey_rgb"], axis=1),
+        helper.make_node("Add", ["grey_rgb", "t"], ["tinted"]),
+        helper.make_node("Clip", ["tinted", "low", "high"], ["rgb"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny-colorize",
+        [helper.make_tensor_value_info("gray", TensorProto.FLOAT, ["N", 1, "H", "W"])],
+        [helper.make_tensor_value_info("rgb", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [tint, low, high],
+    )
+    write_pack(
+        models / name,
+        _save_graph(graph, models.parent / f"{name}.onnx"),
+        tiny_manifest(
+            name,
+            task="colorize",
+            inputs=(TensorSpec("gray", "NCHW", 1, "float32", (0.0, 1.0)),),
+            outputs=(TensorSpec("rgb", "NCHW", 3, "float32", (0.0, 1.0)),),
+            size_rule=SizeRule(multiple_of=16, min=16),
+            tiling=Tiling(False, 0, 4096),
+            options={"working_side": 256},
+        ),
+        "# tiny colorizer\n",
+    )
+    return models / name

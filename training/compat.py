@@ -47,8 +47,17 @@ def import_torchvision() -> ModuleType | None:
 
 
 def import_spandrel() -> ModuleType:
-    """spandrel, imported through :func:`import_torchvision`: every use goes through here."""
+    """spandrel, imported through :func:`import_torchvision`: every use goes through here.
+
+    When ``spandrel-extra-arches`` is installed its architectures (CodeFormer, DDColor,
+    ...) are registered too; they are a separate package because of their licences.
+    """
     import_torchvision()
     import spandrel
 
+    try:
+        import spandrel_extra_arches
+    except ImportError:
+        return spandrel
+    spandrel_extra_arches.install(ignore_duplicates=True)  # idempotent
     return spandrel

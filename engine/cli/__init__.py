@@ -37,6 +37,8 @@ COMMANDS: dict[str, str] = {
     "edges": "engine.cli.edges",
     "sketch": "engine.cli.sketch",
     "upscale": "engine.cli.upscale",
+    "fill": "engine.cli.fill",
+    "colorize": "engine.cli.colorize",
     "diffuse": "engine.cli.diffuse",
     "batch": "engine.cli.batch",
 }

@@ -37,6 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--threshold", type=THRESHOLD.parse, help="scratch threshold 0..1")
     parser.add_argument("--faces", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--face-model",
+        metavar="NAME",
+        help="face-restore pack for the face pass (imported GFPGAN, CodeFormer, RestoreFormer)",
+    )
     parser.add_argument("--colour", action="store_true", help="keep RGB output for gray scans")
     parser.add_argument(
         "--smoothing",
@@ -95,6 +100,7 @@ def _restore_one(photo: LoadedImage, output: Path, args: argparse.Namespace, qui
         mask=mask,
         threshold=args.threshold,
         faces=args.faces,
+        face_model=args.face_model,
         colour=args.colour,
         smoothing=args.smoothing,
         device=args.device,

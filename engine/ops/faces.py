@@ -37,6 +37,21 @@ TEMPLATE = (
     np.array([[196.0, 226.0], [316.0, 226.0], [256.0, 286.0], [220.0, 360.4], [292.0, 360.4]])
     / 512.0
 )
+# The FFHQ template that GFPGAN, CodeFormer and RestoreFormer align 512x512 faces to
+# (facexlib's, same point order). Its points are pixel indices of the 512 crop; + 0.5
+# makes them the side fractions template_points takes.
+FFHQ_TEMPLATE = (
+    np.array(
+        [
+            [192.98138, 239.94708],
+            [318.90277, 240.19360],
+            [256.63416, 314.01935],
+            [201.26117, 371.41043],
+            [313.08905, 371.15118],
+        ]
+    )
+    + 0.5
+) / 512.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -334,9 +349,9 @@ def _nms(boxes: np.ndarray, threshold: float, by_min: bool = False) -> np.ndarra
 # --- alignment and warping back ----------------------------------------------------
 
 
-def template_points(size: int) -> np.ndarray:
-    """The 5-point template in pixel indices of a ``size`` x ``size`` crop."""
-    return TEMPLATE * size - 0.5
+def template_points(size: int, template: np.ndarray = TEMPLATE) -> np.ndarray:
+    """A 5-point template (fractions of the side) in pixel indices of a ``size`` crop."""
+    return template * size - 0.5
 
 
 def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -357,13 +372,15 @@ def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return matrix
 
 
-def align_face(image: np.ndarray, face: Face, size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Warp the face to the canonical 5-point pose in a ``size`` x ``size`` crop.
+def align_face(
+    image: np.ndarray, face: Face, size: int = 256, template: np.ndarray = TEMPLATE
+) -> tuple[np.ndarray, np.ndarray]:
+    """Warp the face to ``template``'s 5-point pose in a ``size`` x ``size`` crop.
 
     Returns the crop (size x size x C, float32, bicubic, black outside the image) and
     the 3x3 matrix taking image pixel indices to crop pixel indices.
     """
-    matrix = similarity_transform(face.landmarks, template_points(size))
+    matrix = similarity_transform(face.landmarks, template_points(size, template))
     crop = _warp(_planes(image), np.linalg.inv(matrix), (size, size), Image.Resampling.BICUBIC)
     return crop, matrix
 

@@ -241,6 +241,33 @@ def _restore_pass(
 
 # --- stage 3: faces -----------------------------------------------------------
 
+FACE_TASKS = ("face-enhance", "face-restore")
+FACE_FEATHER = 24  # paste-back ramp in pixels of a FACE_CROP crop (scaled for larger ones)
+
+
+def face_pack(registry: Registry, name: str | None) -> ModelPack | None:
+    """The face pass's network: the named ``face-enhance`` or ``face-restore`` pack
+    (imported GFPGAN, CodeFormer, RestoreFormer), else an installed ``face-enhance``
+    pack, else None (a second restoration pass at the face's scale)."""
+    if name:
+        pack = registry.get(name)
+        if pack.manifest.task not in FACE_TASKS:
+            raise PackError(
+                f"model pack '{name}' is for {pack.manifest.task}; the face pass takes a "
+                f"{' or '.join(FACE_TASKS)} pack"
+            )
+        return pack
+    try:
+        return registry.for_task("face-enhance")
+    except PackError:
+        return None
+
+
+def face_restore_size(pack: ModelPack) -> int:
+    """The side of the aligned crop a face-restore pack takes (512 for GFPGAN & co.)."""
+    fixed = pack.manifest.size_rule.fixed
+    return fixed[0] if fixed else 512
+
 
 def _faces_stage(
     original: np.ndarray,
@@ -269,17 +296,16 @@ def _faces_stage(
     boxes = [f.box for f in found]
     if not found:
         return restored, [], "no faces found"
-    try:
-        enhancer = PackAdapter.open(
-            registry.for_task("face-enhance", options.face_model), options.device
-        )
-    except PackError:
-        enhancer = None
+    pack = face_pack(registry, options.face_model)
+    enhancer = None if pack is None else PackAdapter.open(pack, options.device)
     method = enhancer.name if enhancer else f"second {restorer.name} pass at face scale"
+    size, template = FACE_CROP, face_ops.TEMPLATE
+    if enhancer is not None and pack.manifest.task == "face-restore":
+        size, template = face_restore_size(pack), face_ops.FFHQ_TEMPLATE
     out = restored
     for index, face in enumerate(found):
         cancel.check()
-        crop, matrix = face_ops.align_face(original, face, FACE_CROP)
+        crop, matrix = face_ops.align_face(original, face, size, template)
         if enhancer is not None:
             x = enhancer.to_model(crop.transpose(2, 0, 1)[None], "image")
             y = enhancer.run({"image": x}, cancel)[0]
@@ -294,7 +320,7 @@ def _faces_stage(
                 cancel,
                 None,
             )
-        out = face_ops.paste_face(out, better, matrix, feather=24)
+        out = face_ops.paste_face(out, better, matrix, feather=FACE_FEATHER * size // FACE_CROP)
         emit.progress(
             0.8 + 0.15 * (index + 1) / len(found), "Faces", f"face {index + 1}/{len(found)}"
         )
@@ -347,6 +373,8 @@ def restore_photo(
     info: dict = {}
     images: dict[str, np.ndarray] = {}
     restore_pack = restorer_pack(registry, options.restorer)  # fail early if missing
+    if options.faces:
+        face_pack(registry, options.face_model)
     upscaler = _upscaler(registry, options, height, width)
     _strength(restore_pack, options)
     _tile_for(restore_pack, options)

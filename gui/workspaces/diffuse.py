@@ -43,6 +43,8 @@ from engine.pipelines.diffusion import (
     generate,
     inpaint,
 )
+from engine.pipelines.fill import TASK as FILL_TASK
+from engine.pipelines.fill import FillOptions, fill_photo
 from gui.document import Document, Layer
 from gui.qimages import from_qimage, gray8_to_qimage, resize_to
 from gui.workspaces.base import (
@@ -57,6 +59,11 @@ from gui.workspaces.base import (
 )
 from gui.workspaces.restore import share_text
 
+DDPM_FILL = "DDPM (watch it denoise)"
+NO_FILL_PACK = (
+    "Inpaint with the diffusion model, step by step; import a LaMa checkpoint "
+    "('heirloom models import big-lama.pth') to fill in one pass instead"
+)
 SPIN_MAX = 2**31 - 1  # a QSpinBox holds a C int: seeds above it are CLI-only
 STROKE_MARGIN = 8  # px around colour strokes that SDEdit may also change, to blend them in
 PAINT_TARGETS = (
@@ -111,6 +118,8 @@ class DiffuseWorkspace(Workspace):
         for mode, label in MODES:
             self.mode.addItem(label, mode)
         form.addRow("Mode", self.mode)
+        self.fill_with = ElidedCombo()
+        form.addRow("Fill with", self.fill_with)
         self.steps = QSpinBox()
         self.steps.setRange(STEPS.low, STEPS.high)
         self.steps.setValue(context.settings.diffusion_steps)
@@ -185,6 +194,7 @@ class DiffuseWorkspace(Workspace):
         self._region: np.ndarray | None = None  # what the running job may change
         self._region_bits: QBitmap | None = None
         self._keep = False  # Stop & keep (not Cancel) ended the job
+        self._filling: str | None = None  # the fill pack of a one-pass inpaint job
         self._unplaced = False  # the latest preview could not be placed on the photo
         self._job_document: Document | None = None  # the document the job works on
         self._before: Document | None = None  # generate: the document open before
@@ -194,6 +204,7 @@ class DiffuseWorkspace(Workspace):
         self.vary.clicked.connect(self.vary_seed)
         self.stop.clicked.connect(self.stop_and_keep)
         self.mode.currentIndexChanged.connect(self._mode_changed)
+        self.fill_with.currentIndexChanged.connect(lambda _i: self.on_document())
         self.steps.valueChanged.connect(self._remember_steps)
         self.strength.valueChanged.connect(self._remember_strength)
         self._show_mode_settings(self.mode.currentData())
@@ -279,13 +290,46 @@ class DiffuseWorkspace(Workspace):
             document.undo.indexChanged.connect(self._show_mask_info)
         self._show_mask_info()
         mode = self.mode.currentData()
-        has_pack = any(p.manifest.task == "ddpm-eps" for p in self.context.registry.packs())
+        self._list_fill_packs(mode)
+        one_pass = self._one_pass_fill() is not None
+        has_pack = one_pass or any(
+            p.manifest.task == "ddpm-eps" for p in self.context.registry.packs()
+        )
         self.run.setEnabled(has_pack and (self.context.document is not None or mode == "generate"))
-        self.strength.setEnabled(mode in self._strength)
-        self.draws.setEnabled(mode == "inpaint")
+        self.steps.setEnabled(not one_pass)
+        self.seed.setEnabled(not one_pass)
+        self.strength.setEnabled(mode in self._strength and not one_pass)
+        self.draws.setEnabled(mode == "inpaint" and not one_pass)
         self.clear_paint.setEnabled(self.context.document is not None)
         if not has_pack:
             self.status.setText("Import a diffusion (ddpm-eps) pack: Models ▸ Import…")
+
+    def _list_fill_packs(self, mode: str) -> None:
+        """Fill with: the DDPM (this tab's step-by-step inpainting) or an imported fill
+        pack (LaMa), for Inpaint only; a choice stays chosen while its pack is installed."""
+        names = [p.name for p in self.context.registry.packs() if p.manifest.task == FILL_TASK]
+        chosen = self.fill_with.currentData()
+        self.fill_with.blockSignals(True)
+        self.fill_with.clear()
+        self.fill_with.addItem(DDPM_FILL, None)
+        for name in names:
+            self.fill_with.addItem(name, name)
+        if chosen in names:
+            self.fill_with.setCurrentIndex(self.fill_with.findData(chosen))
+        self.fill_with.blockSignals(False)
+        self.fill_with.setEnabled(mode == "inpaint" and bool(names))
+        self.fill_with.setToolTip(
+            "Fill the mask with the diffusion model step by step, or in one pass with an "
+            "imported inpainting model"
+            if names
+            else NO_FILL_PACK
+        )
+
+    def _one_pass_fill(self) -> str | None:
+        """The fill pack chosen for Inpaint, or None for the DDPM."""
+        if self.mode.currentData() != "inpaint" or not self.fill_with.isEnabled():
+            return None
+        return self.fill_with.currentData()
 
     def _show_mask_info(self) -> None:
         """Say which mask Inpaint uses: the document's one mask, which Restore paints too."""
@@ -333,7 +377,13 @@ class DiffuseWorkspace(Workspace):
             self._region_bits = region_bitmap(self._region)
             self.context.canvas.set_layer_visible(Layer.PAINT, False)  # the preview shows
 
+        one_pass = self._filling = self._one_pass_fill()
+
         def job(emit: Emitter, cancel: CancelToken) -> Result:
+            if one_pass is not None:
+                options = FillOptions(model=one_pass, device=settings.device)  # type: ignore[arg-type]
+                done = fill_photo(image, mask, options, emit, cancel, registry)
+                return Result(images={"image": done.images["filled"]}, info=done.info)
             if mode == "generate":
                 return generate(GenerateOptions(**common), emit, cancel, registry)
             if mode == "inpaint":
@@ -345,9 +395,9 @@ class DiffuseWorkspace(Workspace):
 
         self.last_preview = None
         self._keep = self._unplaced = False
-        self.counter.setText(f"Step 0/{self.steps.value()}")
-        self.status.setText("Denoising…")
-        self.submit(f"Diffusion ({mode})", job)
+        self.counter.setText("" if one_pass else f"Step 0/{self.steps.value()}")
+        self.status.setText(f"Filling with {one_pass}…" if one_pass else "Denoising…")
+        self.submit(f"Fill ({one_pass})" if one_pass else f"Diffusion ({mode})", job)
 
     def stop_and_keep(self) -> None:
         self._keep = True
@@ -405,7 +455,11 @@ class DiffuseWorkspace(Workspace):
         if self._region is None:
             self._keep_generated(pixels)
         elif self.context.document is self._job_document:
-            self._keep_result(pixels, "Diffusion")
+            kept = f"Fill with {self._filling}" if self._filling else "Diffusion"
+            self._keep_result(pixels, kept)
+        if self._filling:
+            self.status.setText(f"Filled with {self._filling} on {result.info['device']}.")
+            return
         text = f"Done on {result.info.get('device', '?')}; seed {self.seed.value()}"
         draws = int(result.info.get("draws", 1))
         self.status.setText(text + (f"; mean of {draws} fills." if draws > 1 else "."))

@@ -27,7 +27,12 @@ from engine.cancel import CancelToken
 from engine.errors import PackError
 from engine.jobs import Emitter, Result
 from engine.limits import SMOOTHING
-from engine.pipelines.restore import RestoreOptions, detect_scratches, restore_photo
+from engine.pipelines.restore import (
+    FACE_TASKS,
+    RestoreOptions,
+    detect_scratches,
+    restore_photo,
+)
 from engine.pipelines.upscale import TASK
 from gui.canvas import mask_ops
 from gui.document import Layer
@@ -41,6 +46,11 @@ from gui.workspaces.base import (
     percent_slider,
     slider,
     use_brush,
+)
+
+NO_FACE_PACK = (
+    "No face restorer installed: import a GFPGAN, CodeFormer or RestoreFormer checkpoint "
+    "with 'heirloom models import FILE.pth' to refine faces with it"
 )
 
 
@@ -128,6 +138,7 @@ class RestoreWorkspace(Workspace):
             "lower keeps more of the photo's own grain"
         )
         self.network = ElidedCombo()
+        self.face_model = ElidedCombo()
         self.upscale = ElidedCombo()
         self.run = QPushButton("Restore")
         self.run.setObjectName("primary")
@@ -138,6 +149,7 @@ class RestoreWorkspace(Workspace):
         restore_form.addRow(self.colour)
         restore_form.addRow("Smoothing", self.smoothing)
         restore_form.addRow("Network", self.network)
+        restore_form.addRow("Faces with", self.face_model)
         restore_form.addRow("Upscale", self.upscale)
         restore_form.addRow(self.run)
         restore_form.addRow(self.plan)
@@ -149,6 +161,7 @@ class RestoreWorkspace(Workspace):
 
         self.find.clicked.connect(self.find_damage)
         self.run.clicked.connect(self.restore)
+        self.faces.toggled.connect(self.refresh_models)  # Faces with follows Refine faces
         self.sensitivity.valueChanged.connect(self._show_sensitivity)
         self.show_mask.toggled.connect(lambda on: context.canvas.set_layer_visible(Layer.MASK, on))
         context.canvas.layer_shown.connect(self._mask_shown)
@@ -178,6 +191,15 @@ class RestoreWorkspace(Workspace):
         self.network.setToolTip(
             "The network of the restore stage: Heirloom's restorer, or an imported denoiser "
             "(SCUNet, NAFNet: Models ▸ Import)"
+        )
+        face_models = [p.name for p in packs if p.manifest.task in FACE_TASKS]
+        _fill(self.face_model, [("Built-in", None), *((name, name) for name in face_models)])
+        self.face_model.setEnabled(bool(face_models) and self.faces.isChecked())
+        self.face_model.setToolTip(
+            "The network that refines each face: Heirloom's own pass, or an imported "
+            "GFPGAN, CodeFormer or RestoreFormer"
+            if face_models
+            else NO_FACE_PACK
         )
         _fill(self.upscale, [("Off", None), *((name, name) for name in upscalers)])
         self.upscale.setEnabled(bool(upscalers))
@@ -262,6 +284,7 @@ class RestoreWorkspace(Workspace):
             device=settings.device,  # type: ignore[arg-type]
             tile=settings.tile_size,
             restorer=self.network.currentData(),
+            face_model=self.face_model.currentData() if self.face_model.isEnabled() else None,
             upscale=self.upscale.currentData() if self.upscale.isEnabled() else None,
         )
 

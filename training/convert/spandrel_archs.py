@@ -30,6 +30,7 @@ whether an import is written; nothing here is trusted without it.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -96,6 +97,29 @@ class ArchSpec:
         return self.task
 
 
+def _late(module: str, name: str) -> Callable[..., Any]:
+    """``module.name``, imported when first called: the hooks need torch and spandrel,
+    and this table must load without them."""
+
+    def hook(*args: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args)
+
+    return hook
+
+
+_FACES = "training.convert.spandrel_faces"
+_FACE = Port("image", 3, (-1.0, 1.0))  # aligned 512x512 faces in their authors' range
+_FACE_512 = dict(
+    inputs=(_FACE,),
+    output=Port("output", 3, (-1.0, 1.0)),
+    fixed_size=(512, 512),
+    tiling=False,
+    parity_sizes=((512, 512), (512, 512)),  # one size only: two random faces
+    atol=1e-3,
+    wrap=_late(_FACES, "wrap_face"),
+    export=_late(_FACES, "export_face"),
+)
+
 _REAL_ESRGAN = "https://github.com/xinntao/Real-ESRGAN/releases; https://openmodeldb.info"
 
 ARCHS: dict[str, ArchSpec] = {
@@ -158,6 +182,61 @@ ARCHS: dict[str, ArchSpec] = {
             overlap=64,
             bytes_per_pixel=4096,
             notes="channel attention pools the whole input: tiled output differs a little",
+        ),
+        ArchSpec(
+            "GFPGAN",
+            "GFPGAN face restorer",
+            "face-restore",
+            "Apache-2.0",
+            "https://github.com/TencentARC/GFPGAN/releases (GFPGANv1.3.pth, GFPGANv1.4.pth)",
+            notes="exported with the checkpoint's stored StyleGAN2 noise (deterministic)",
+            **_FACE_512,
+        ),
+        ArchSpec(
+            "RestoreFormer",
+            "RestoreFormer face restorer",
+            "face-restore",
+            "Apache-2.0",
+            "https://github.com/wzhouxiff/RestoreFormer/releases (RestoreFormer.ckpt)",
+            **_FACE_512,
+        ),
+        ArchSpec(
+            "CodeFormer",
+            "CodeFormer face restorer",
+            "face-restore",
+            "S-Lab License 1.0 (non-commercial use only)",
+            "https://github.com/sczhou/CodeFormer/releases (codeformer.pth)",
+            package="spandrel-extra-arches",
+            notes="fidelity weight fixed at 0.5 in the graph",
+            **_FACE_512,
+        ),
+        ArchSpec(
+            "LaMa",
+            "LaMa inpainting",
+            "fill",
+            "Apache-2.0",
+            "https://github.com/advimman/lama (big-lama)",
+            inputs=(Port("image", 3), Port("mask", 1)),
+            tiling=False,
+            parity_sizes=((64, 64), (48, 80)),
+            wrap=_late("training.convert.spandrel_fill", "wrap_lama"),
+            notes="its FFTs run as DFT matrix products in the graph",
+        ),
+        ArchSpec(
+            "DDColor",
+            "DDColor colorizer",
+            "colorize",
+            "Apache-2.0",
+            "https://github.com/piddnad/DDColor (ddcolor_paper.pth, ddcolor_artistic.pth, ...)",
+            package="spandrel-extra-arches",
+            inputs=(Port("gray", 1),),
+            output=Port("rgb", 3),
+            fixed_size=(256, 256),
+            tiling=False,
+            parity_sizes=((256, 256), (256, 256)),
+            wrap=_late("training.convert.spandrel_colorize", "wrap_colorizer"),
+            export=_late("training.convert.spandrel_colorize", "export_fixed"),
+            notes="runs at 256x256; the engine keeps the photo's own luminance",
         ),
     )
 }

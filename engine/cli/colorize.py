@@ -1,0 +1,58 @@
+"""``heirloom colorize IN -o OUT [--model NAME]``: colour for a black-and-white photo.
+
+The photo's luminance is kept; the colorize pack (our own ``heirloom-colorize``, or an
+imported DDColor) only chooses the colour (see :mod:`engine.pipelines.colorize`). The
+output is RGB with the photo's bit depth, alpha and metadata. Problems the user can
+fix end as one line and exit code 2, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engine.cli.console import ConsoleProgress
+from engine.files import check_outputs
+from engine.images import check_writable, load_image, save_image
+from engine.limits import QUALITY
+from engine.runtime import DEVICES
+
+HELP = "colorize a black-and-white photo, keeping its luminance"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", type=Path, help="the photo")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="image to write")
+    parser.add_argument("--model", help="colorize pack name (default: the installed one)")
+    parser.add_argument("--device", choices=DEVICES, default="auto")
+    parser.add_argument("--bit-depth", type=int, choices=(8, 16), help="default: the input's")
+    parser.add_argument("--quality", type=QUALITY.parse, default=95, help="JPEG/WebP quality")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.pipelines.colorize import ColorizeOptions, colorize_photo
+
+    check_outputs([args.input], [args.output])
+    check_writable(args.output, args.overwrite)
+    photo = load_image(args.input)
+    progress = ConsoleProgress(quiet=args.quiet)
+    options = ColorizeOptions(model=args.model, device=args.device)
+    result = colorize_photo(photo.pixels, options, progress.emitter())
+    progress.done()
+    save_image(
+        args.output,
+        result.images["colorized"],
+        meta=photo.meta,
+        alpha=photo.alpha,
+        bit_depth=args.bit_depth,
+        quality=args.quality,
+        overwrite=args.overwrite,
+    )
+    width, height = result.info["working_size"]
+    print(
+        f"wrote {args.output} with {result.info['model']} (colour at {width}x{height}) "
+        f"on {result.info['device']}"
+    )
+    return 0
