@@ -12,12 +12,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from engine.cli.arguments import add_single_output_arguments
 from engine.cli.console import ConsoleProgress
 from engine.cli.sketch import region_mask
 from engine.files import check_outputs
 from engine.images import check_writable, load_image, save_image
-from engine.limits import QUALITY
-from engine.runtime import DEVICES
 
 HELP = "fill a masked region of a photo with an imported inpainting model (LaMa)"
 
@@ -27,11 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mask", type=Path, required=True, help="white = the region to fill")
     parser.add_argument("-o", "--output", type=Path, required=True, help="image to write")
     parser.add_argument("--model", help="fill pack name (default: the installed one)")
-    parser.add_argument("--device", choices=DEVICES, default="auto")
-    parser.add_argument("--bit-depth", type=int, choices=(8, 16), help="default: the input's")
-    parser.add_argument("--quality", type=QUALITY.parse, default=95, help="JPEG/WebP quality")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_single_output_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

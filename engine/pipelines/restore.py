@@ -245,18 +245,24 @@ FACE_TASKS = ("face-enhance", "face-restore")
 FACE_FEATHER = 24  # paste-back ramp in pixels of a FACE_CROP crop (scaled for larger ones)
 
 
+def named_pack(registry: Registry, name: str, tasks: tuple[str, ...], stage: str) -> ModelPack:
+    """The pack the user named for ``stage``, refused in one line when its task is not
+    one of ``tasks`` (a detector chosen as the face model, say)."""
+    pack = registry.get(name)
+    if pack.manifest.task not in tasks:
+        raise PackError(
+            f"model pack '{name}' is for {pack.manifest.task}; {stage} takes a "
+            f"{' or '.join(tasks)} pack"
+        )
+    return pack
+
+
 def face_pack(registry: Registry, name: str | None) -> ModelPack | None:
     """The face pass's network: the named ``face-enhance`` or ``face-restore`` pack
     (imported GFPGAN, CodeFormer, RestoreFormer), else an installed ``face-enhance``
     pack, else None (a second restoration pass at the face's scale)."""
     if name:
-        pack = registry.get(name)
-        if pack.manifest.task not in FACE_TASKS:
-            raise PackError(
-                f"model pack '{name}' is for {pack.manifest.task}; the face pass takes a "
-                f"{' or '.join(FACE_TASKS)} pack"
-            )
-        return pack
+        return named_pack(registry, name, FACE_TASKS, "the face pass")
     try:
         return registry.for_task("face-enhance")
     except PackError:
@@ -338,13 +344,7 @@ def restorer_pack(registry: Registry, name: str | None) -> ModelPack:
     SCUNet, NAFNet: image in, image out, fed the same way without mask or pre-pass),
     else the preferred ``restore`` pack, as before."""
     if name:
-        pack = registry.get(name)
-        if pack.manifest.task not in RESTORER_TASKS:
-            raise PackError(
-                f"model pack '{name}' is for {pack.manifest.task}; the restore stage "
-                f"takes a {' or '.join(RESTORER_TASKS)} pack"
-            )
-        return pack
+        return named_pack(registry, name, RESTORER_TASKS, "the restore stage")
     return registry.for_task("restore")
 
 

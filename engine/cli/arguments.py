@@ -1,0 +1,18 @@
+"""Options several commands share, declared once so their names and help stay alike."""
+
+from __future__ import annotations
+
+import argparse
+
+from engine.limits import QUALITY
+from engine.runtime import DEVICES
+
+
+def add_single_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """--device, --bit-depth, --quality, --overwrite and -q of a command that reads one
+    photo and writes one image (colorize, fill, upscale)."""
+    parser.add_argument("--device", choices=DEVICES, default="auto")
+    parser.add_argument("--bit-depth", type=int, choices=(8, 16), help="default: the input's")
+    parser.add_argument("--quality", type=QUALITY.parse, default=95, help="JPEG/WebP quality")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
