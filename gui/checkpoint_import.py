@@ -53,20 +53,20 @@ class CheckpointImporter(QObject):
     def busy(self) -> bool:
         return self.current is not None
 
-    def start(self, checkpoint: Path, registry: Registry) -> bool:
-        """Begin importing ``checkpoint`` into ``registry``'s user folder; False (nothing
-        started) while one runs."""
+    def start(self, checkpoint: Path, registry: Registry, overwrite: bool = False) -> bool:
+        """Begin importing ``checkpoint`` into ``registry``'s user folder (``overwrite``
+        replaces a pack of its name); False (nothing started) while one runs."""
         if self.busy:
             return False
         self.current = Path(checkpoint)
-        worker = threading.Thread(target=self._work, args=(self.current, registry), daemon=True)
-        worker.start()
+        job = (self.current, registry, overwrite)
+        threading.Thread(target=self._work, args=job, daemon=True).start()
         self.busy_changed.emit(True)
         return True
 
-    def _work(self, checkpoint: Path, registry: Registry) -> None:
+    def _work(self, checkpoint: Path, registry: Registry, overwrite: bool) -> None:
         try:
-            pack, _report = import_checkpoint(checkpoint, registry)
+            pack, _report = import_checkpoint(checkpoint, registry, overwrite=overwrite)
         except HeirloomError as exc:
             self._done.emit(None, str(exc))
             return

@@ -54,6 +54,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine import runtime
+from engine.checkpoints import pack_name_for
 from engine.errors import HeirloomError
 from engine.images import ImageMeta, LoadedImage
 from engine.models import MANIFEST_FILE, ModelPack
@@ -841,7 +842,31 @@ class MainWindow(QMainWindow):
             if import_pack_folder(self.context.registry, folder, self):
                 self._packs_changed()
             return
-        self.checkpoints.start(chosen, self.context.registry)
+        self._import_checkpoint(chosen)
+
+    def _import_checkpoint(self, checkpoint: Path) -> None:
+        """Start the conversion; a pack of the same name is replaced only when the user
+        says so (the CLI's --overwrite)."""
+        try:
+            name = pack_name_for(checkpoint)
+        except HeirloomError as exc:
+            QMessageBox.warning(self, "Cannot import the checkpoint", str(exc))
+            return
+        registry = self.context.registry
+        replace = (registry.user / name).exists()
+        if replace:
+            buttons = QMessageBox.StandardButton
+            answer = QMessageBox.question(
+                self,
+                "Replace the model?",
+                f"A model pack named '{name}' is already installed. "
+                f"Replace it with the one converted from {checkpoint.name}?",
+                buttons.Yes | buttons.No,
+                buttons.No,
+            )
+            if answer != buttons.Yes:
+                return
+        self.checkpoints.start(checkpoint, registry, overwrite=replace)
 
     def _show_importing(self, busy: bool) -> None:
         current = self.checkpoints.current

@@ -128,3 +128,23 @@ def test_without_torch_the_box_says_how_to_install_it(
         )
     ]
     assert _user_packs(window) == before
+
+
+def test_a_pack_of_the_same_name_is_replaced_only_when_the_user_says_so(
+    window, tmp_path: Path, warnings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    installed = window.context.registry.user / "realesrgan_x4plus"
+    installed.mkdir(parents=True)
+    asked: list[str] = []
+
+    def answer_no(_parent, _title, text, *_buttons):  # noqa: ANN001, ANN202 - a Qt static
+        asked.append(text)
+        return QMessageBox.StandardButton.No
+
+    monkeypatch.setattr(QMessageBox, "question", answer_no)
+    checkpoint = tmp_path / "RealESRGAN_x4plus.pth"
+    checkpoint.write_bytes(b"weights")
+    window.import_pack(checkpoint)
+    assert len(asked) == 1 and "'realesrgan_x4plus' is already installed" in asked[0]
+    assert not window.checkpoints.busy and warnings == []
+    assert list(installed.iterdir()) == []  # kept as it was
