@@ -20,7 +20,7 @@ from gui.workspaces.base import AppContext
 
 NO_PACK = (
     "No colorize model installed: install heirloom-colorize, or import a DDColor "
-    "checkpoint with 'heirloom models import FILE.pth'"
+    "checkpoint with Models ▸ Import… (or 'heirloom models import FILE.pth')"
 )
 
 

@@ -1,5 +1,6 @@
 """Model packs in the app: the installed list with cards, Import… and About.
 
+Import takes a checkpoint file (converted by gui.checkpoint_import) or a pack folder.
 A pack is shown by its model card (MODEL_CARD.md, rendered as Markdown) before it is
 imported, so the user sees the licence, the data and the provenance before the pack
 is validated and copied by :meth:`engine.models.Registry.import_pack`.
@@ -7,6 +8,7 @@ is validated and copied by :meth:`engine.models.Registry.import_pack`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -26,7 +28,7 @@ from PySide6.QtWidgets import (
 from engine.buildinfo import build_info
 from engine.errors import HeirloomError
 from engine.licences import notices_text
-from engine.models import CARD_FILE, ModelPack, Registry, read_pack
+from engine.models import CARD_FILE, MANIFEST_FILE, ModelPack, Registry, read_pack
 
 
 def card_text(pack: ModelPack) -> str:
@@ -75,7 +77,11 @@ class PackList(QWidget):
 
 
 class ModelsDialog(QDialog):
-    def __init__(self, registry: Registry, parent: QWidget | None = None) -> None:
+    """Installed packs with their cards; Import… is the window's Models ▸ Import."""
+
+    def __init__(
+        self, registry: Registry, on_import: Callable[[], None], parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Installed models")
         self.resize(860, 520)
@@ -84,9 +90,7 @@ class ModelsDialog(QDialog):
         layout.addWidget(self.packs, 1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         importer = buttons.addButton("Import…", QDialogButtonBox.ButtonRole.ActionRole)
-        importer.clicked.connect(
-            lambda: import_pack_interactively(registry, self) and self.packs.reload()
-        )
+        importer.clicked.connect(on_import)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
 
@@ -115,23 +119,36 @@ class CardPreview(QDialog):
         layout.addWidget(buttons)
 
 
-def import_pack_interactively(registry: Registry, parent: QWidget) -> bool:
-    """Choose a pack folder, show its card, then validate and install it."""
-    folder = QFileDialog.getExistingDirectory(parent, "Choose a model pack folder")
-    if not folder:
-        return False
+CHECKPOINT_FILTER = "*.pth *.pt *.safetensors *.ckpt"
+SOURCE_FILTER = (
+    f"Checkpoints and model packs ({CHECKPOINT_FILTER} {MANIFEST_FILE});;"
+    f"Checkpoints ({CHECKPOINT_FILTER});;Model packs ({MANIFEST_FILE})"
+)
+
+
+def choose_model_source(parent: QWidget, folder: str = "") -> Path | None:
+    """One file dialog for both kinds: a checkpoint file, or a pack folder chosen by its
+    manifest (a dialog cannot offer files and folders at once on every platform)."""
+    path, _ = QFileDialog.getOpenFileName(
+        parent, "Import a checkpoint or a model pack's manifest.json", folder, SOURCE_FILTER
+    )
+    return Path(path) if path else None
+
+
+def import_pack_folder(registry: Registry, folder: Path, parent: QWidget) -> bool:
+    """Show a pack folder's card, then validate and install it."""
     try:
-        pack = read_pack(Path(folder))
+        pack = read_pack(folder)
     except HeirloomError as exc:
         QMessageBox.warning(parent, "Not a model pack", str(exc))
         return False
-    if not (Path(folder) / CARD_FILE).exists():
+    if not (folder / CARD_FILE).exists():
         QMessageBox.warning(parent, "Not a model pack", f"{folder} has no {CARD_FILE}")
         return False
     if not CardPreview(pack, parent).exec():
         return False
     try:
-        installed = registry.import_pack(Path(folder))
+        installed = registry.import_pack(folder)
     except HeirloomError as exc:
         QMessageBox.warning(parent, "Cannot import", str(exc))
         return False

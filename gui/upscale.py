@@ -20,7 +20,7 @@ from gui.workspaces.base import AppContext
 
 NO_PACK = (
     "No upscale model installed: import a Real-ESRGAN, SwinIR or SPAN checkpoint with "
-    "'heirloom models import FILE.pth'"
+    "Models ▸ Import… (or 'heirloom models import FILE.pth')"
 )
 
 

@@ -18,6 +18,7 @@ import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QMimeData, QSize, Qt, QTimer
@@ -53,11 +54,14 @@ from PySide6.QtWidgets import (
 )
 
 from engine import runtime
+from engine.checkpoints import pack_name_for
 from engine.errors import HeirloomError
 from engine.images import ImageMeta, LoadedImage
+from engine.models import MANIFEST_FILE, ModelPack
 from gui.autosave import Autosaver, Orphan, orphaned_autosaves
 from gui.bridge import EngineBridge
 from gui.canvas.view import CanvasView, Tool
+from gui.checkpoint_import import CheckpointImporter, imported_message
 from gui.colorize import ColorizeTool
 from gui.device_status import DeviceStatus
 from gui.document import Document, Layer
@@ -77,6 +81,9 @@ from gui.workspaces.base import AppContext, Workspace, fit_narrow
 from gui.workspaces.diffuse import DiffuseWorkspace
 from gui.workspaces.restore import RestoreWorkspace
 from gui.workspaces.sketch import SketchWorkspace
+
+if TYPE_CHECKING:
+    from gui.models_dialog import ModelsDialog
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.webp *.bmp);;Projects (*.heirloom)"
 OPENABLE = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", SUFFIX)
@@ -129,6 +136,10 @@ class MainWindow(QMainWindow):
         self.loader.failed.connect(self._loader_done)
         self.context = AppContext(self.canvas, self.bridge, settings)
         self.context.when_safe = self.when_work_is_safe
+        self.checkpoints = CheckpointImporter(self)
+        self.checkpoints.imported.connect(self._checkpoint_imported)
+        self.checkpoints.failed.connect(self._checkpoint_failed)
+        self.models_dialog: ModelsDialog | None = None  # while open, it follows imports
         self._build_actions()
         self.upscale_tool = UpscaleTool(self.context, self.statusBar(), self)
         self.colorize_tool = ColorizeTool(self.context, self.statusBar(), self)
@@ -253,7 +264,10 @@ class MainWindow(QMainWindow):
             "Sketch: Region Brush (Draw into Photo)", lambda: self._paint(Layer.MASK), "R"
         )
         self.models_action = a("&Installed Models…", self.show_models)
-        self.import_action = a("&Import Model Pack…", self.import_pack)
+        self.import_action = a("&Import Model…", lambda: self.import_pack())
+        self.import_action.setToolTip(
+            "Import a checkpoint (.pth, .safetensors, .ckpt) or a model pack folder"
+        )
         self.about_action = a("&About Heirloom", self.show_about)
         self.shortcuts_action = a("&Keyboard Shortcuts", self.show_shortcuts, "?")
 
@@ -396,6 +410,14 @@ class MainWindow(QMainWindow):
         self.device = DeviceStatus(self.settings.device)
         for widget in (self.stage, self.progress, self.cancel_button):
             status.addWidget(widget)
+        self.import_label = QLabel("")  # a checkpoint import runs beside any job
+        self.import_progress = QProgressBar()
+        self.import_progress.setRange(0, 0)  # the converter reports no fraction
+        self.import_progress.setFixedWidth(120)
+        for widget in (self.import_label, self.import_progress):
+            widget.setVisible(False)
+            status.addPermanentWidget(widget)
+        self.checkpoints.busy_changed.connect(self._show_importing)
         status.addPermanentWidget(self.zoom_label)
         status.addPermanentWidget(self.device)
         self._show_busy(False)
@@ -794,20 +816,79 @@ class MainWindow(QMainWindow):
     def show_models(self) -> None:
         from gui.models_dialog import ModelsDialog
 
-        ModelsDialog(self.context.registry, self).exec()
+        self.models_dialog = ModelsDialog(self.context.registry, self.import_pack, self)
+        self.models_dialog.exec()
+        self.models_dialog.deleteLater()
+        self.models_dialog = None
         self._packs_changed()
 
-    def import_pack(self) -> None:
-        from gui.models_dialog import import_pack_interactively
+    def import_pack(self, path: str | Path | None = None) -> None:
+        """Models ▸ Import: a checkpoint file is converted on a worker thread (the window
+        stays usable); a pack folder, chosen by its manifest, is installed after its card
+        is shown. ``path`` skips the file dialog (scripts and tests)."""
+        from gui.models_dialog import choose_model_source, import_pack_folder
 
-        import_pack_interactively(self.context.registry, self)
+        if self.checkpoints.busy:
+            assert self.checkpoints.current is not None
+            self.statusBar().showMessage(
+                f"Still importing {self.checkpoints.current.name}: one import at a time", 6000
+            )
+            return
+        chosen = Path(path) if path else choose_model_source(self, self.settings.last_folder)
+        if chosen is None:
+            return
+        if chosen.is_dir() or chosen.name == MANIFEST_FILE:
+            folder = chosen if chosen.is_dir() else chosen.parent
+            if import_pack_folder(self.context.registry, folder, self):
+                self._packs_changed()
+            return
+        self._import_checkpoint(chosen)
+
+    def _import_checkpoint(self, checkpoint: Path) -> None:
+        """Start the conversion; a pack of the same name is replaced only when the user
+        says so (the CLI's --overwrite)."""
+        try:
+            name = pack_name_for(checkpoint)
+        except HeirloomError as exc:
+            QMessageBox.warning(self, "Cannot import the checkpoint", str(exc))
+            return
+        registry = self.context.registry
+        replace = (registry.user / name).exists()
+        if replace:
+            buttons = QMessageBox.StandardButton
+            answer = QMessageBox.question(
+                self,
+                "Replace the model?",
+                f"A model pack named '{name}' is already installed. "
+                f"Replace it with the one converted from {checkpoint.name}?",
+                buttons.Yes | buttons.No,
+                buttons.No,
+            )
+            if answer != buttons.Yes:
+                return
+        self.checkpoints.start(checkpoint, registry, overwrite=replace)
+
+    def _show_importing(self, busy: bool) -> None:
+        current = self.checkpoints.current
+        self.import_label.setText(f"Importing {current.name}…" if busy and current else "")
+        self.import_label.setVisible(busy)
+        self.import_progress.setVisible(busy)
+        self.import_action.setEnabled(not busy)
+
+    def _checkpoint_imported(self, pack: ModelPack) -> None:
         self._packs_changed()
+        self.statusBar().showMessage(imported_message(pack), 15_000)
+
+    def _checkpoint_failed(self, message: str) -> None:
+        QMessageBox.warning(self, "Cannot import the checkpoint", message)
 
     def _packs_changed(self) -> None:
         """Choices that list installed packs follow an import or a removal."""
         self.upscale_tool.refresh()
         self.colorize_tool.refresh()
         self.restore.refresh_models()
+        if self.models_dialog is not None:
+            self.models_dialog.packs.reload()
 
     def show_shortcuts(self) -> None:
         from gui.shortcuts import ShortcutsDialog

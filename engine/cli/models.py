@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -83,9 +81,10 @@ def verify(args: argparse.Namespace) -> int:
 
 
 def import_pack(args: argparse.Namespace) -> int:
+    from engine.checkpoints import is_checkpoint
     from engine.models import Registry
 
-    if args.path.suffix.lower() in CHECKPOINT_SUFFIXES or args.path.is_file():
+    if is_checkpoint(args.path):
         return import_checkpoint(args)
     if args.name:
         raise HeirloomError("--name is for checkpoints; a pack folder keeps its manifest's name")
@@ -97,50 +96,22 @@ def import_pack(args: argparse.Namespace) -> int:
     return 0
 
 
-CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt")
-TRAINING_INSTALL = "pip install 'heirloom[train]' (torch and spandrel)"
-
-
-def _training_side(what: str) -> None:
-    """Refuse in one line when the training side (torch, spandrel) is not installed."""
-    missing = [m for m in ("torch", "spandrel", "training") if importlib.util.find_spec(m) is None]
-    if missing:
-        raise HeirloomError(
-            f"{what} needs {', '.join(missing)}, which this installation lacks; "
-            f"install with: {TRAINING_INSTALL}"
-        )
-
-
-def _training_command(*argv: str) -> int:
-    """Run a training-side module as its own process; its output and one-line errors
-    pass through (errors as ``heirloom: error: ...``, like every other command's)."""
-    done = subprocess.run(
-        [sys.executable, "-m", *argv], check=False, stderr=subprocess.PIPE, text=True
-    )
-    for line in done.stderr.splitlines():
-        print(f"heirloom: {line}" if line.startswith("error:") else line, file=sys.stderr)
-    return done.returncode
-
-
 def import_checkpoint(args: argparse.Namespace) -> int:
-    from engine.models import Registry, check_pack_name
+    from engine.checkpoints import import_checkpoint as convert
+    from engine.models import Registry
 
-    if not args.path.is_file():
-        raise HeirloomError(f"checkpoint '{args.path}' does not exist")
-    _training_side("importing a checkpoint")
-    stem = re.sub(r"[^a-z0-9._-]+", "-", args.path.stem.lower()).strip("-._")[:64]
-    name = check_pack_name(args.name or stem or "imported")
-    target = Registry().user / name
-    if target.exists() and not args.overwrite:
-        raise HeirloomError(
-            f"a model pack named '{name}' is already installed at {target}; "
-            "use --overwrite to replace it or --name to choose another name"
-        )
-    argv = ["training.convert", "spandrel", str(args.path), "-o", str(target), "--name", name]
-    return _training_command(*argv, *(["--overwrite"] if args.overwrite else []))
+    pack, report = convert(args.path, Registry(), args.name, args.overwrite)
+    print(report or f"wrote {pack.manifest.task} pack '{pack.name}' to {pack.path}")
+    return 0
 
 
 def supported(args: argparse.Namespace) -> int:
+    from engine.checkpoints import TRAINING_INSTALL, converter_error, run_training_module
+
     if importlib.util.find_spec("training") is None:
         raise HeirloomError(f"checkpoint import is not part of this build; {TRAINING_INSTALL}")
-    return _training_command("training.convert.spandrel_archs")
+    done = run_training_module("training.convert.spandrel_archs")
+    if done.returncode != 0:
+        raise HeirloomError(converter_error(done))
+    print(done.stdout, end="")
+    return 0

@@ -62,7 +62,7 @@ from gui.workspaces.restore import share_text
 DDPM_FILL = "DDPM (watch it denoise)"
 NO_FILL_PACK = (
     "Inpaint with the diffusion model, step by step; import a LaMa checkpoint "
-    "('heirloom models import big-lama.pth') to fill in one pass instead"
+    "(Models ▸ Import…) to fill in one pass instead"
 )
 SPIN_MAX = 2**31 - 1  # a QSpinBox holds a C int: seeds above it are CLI-only
 STROKE_MARGIN = 8  # px around colour strokes that SDEdit may also change, to blend them in

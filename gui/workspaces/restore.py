@@ -50,7 +50,7 @@ from gui.workspaces.base import (
 
 NO_FACE_PACK = (
     "No face restorer installed: import a GFPGAN, CodeFormer or RestoreFormer checkpoint "
-    "with 'heirloom models import FILE.pth' to refine faces with it"
+    "with Models ▸ Import… to refine faces with it"
 )
 
 

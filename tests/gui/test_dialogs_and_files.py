@@ -122,7 +122,8 @@ def test_paste_opens_the_clipboard_image_or_says_there_is_none(window, qtbot):
 
 def test_importing_a_pack_shows_its_card_then_installs_it(window, qtbot, tmp_path, monkeypatch):
     incoming = eps_pack(tmp_path / "downloads").path
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(incoming))
+    manifest = str(incoming / "manifest.json")  # a pack folder is chosen by its manifest
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (manifest, ""))
     seen: list[str] = []
 
     def handle(dialog) -> None:
@@ -144,7 +145,8 @@ def test_importing_a_pack_shows_its_card_then_installs_it(window, qtbot, tmp_pat
     assert window.diffuse.run.isEnabled()  # the panel sees the new pack
 
     # a folder that is not a pack: a sentence, nothing installed
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(tmp_path))
+    nothing = str(tmp_path / "manifest.json")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (nothing, ""))
     seen.clear()
     timer = answer_dialogs(handle)
     window.import_action.trigger()
