@@ -19,8 +19,8 @@ from engine.pipelines.colorize import TASK, ColorizeOptions, colorize_photo
 from gui.workspaces.base import AppContext
 
 NO_PACK = (
-    "No colorize model installed: install heirloom-colorize, or import a DDColor "
-    "checkpoint with Models ▸ Import… (or 'heirloom models import FILE.pth')"
+    "No colorize model installed: import a DDColor checkpoint with Models ▸ Import… "
+    "(or 'heirloom models import FILE.pth')"
 )
 
 
