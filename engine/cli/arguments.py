@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
+from engine.images import ImageMeta, save_image
 from engine.limits import QUALITY
 from engine.runtime import DEVICES
 
@@ -16,3 +19,19 @@ def add_single_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quality", type=QUALITY.parse, default=95, help="JPEG/WebP quality")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+
+def save_single_output(
+    args: argparse.Namespace, pixels: np.ndarray, meta: ImageMeta, alpha: np.ndarray | None
+) -> None:
+    """Write ``pixels`` to ``args.output`` as the options of
+    :func:`add_single_output_arguments` ask (bit depth, quality, overwrite)."""
+    save_image(
+        args.output,
+        pixels,
+        meta=meta,
+        alpha=alpha,
+        bit_depth=args.bit_depth,
+        quality=args.quality,
+        overwrite=args.overwrite,
+    )

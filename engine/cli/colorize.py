@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.cli.arguments import add_single_output_arguments
+from engine.cli.arguments import add_single_output_arguments, save_single_output
 from engine.cli.console import ConsoleProgress
 from engine.files import check_outputs
-from engine.images import check_writable, load_image, save_image
+from engine.images import check_writable, load_image
 
 HELP = "colorize a black-and-white photo, keeping its luminance"
 
@@ -36,15 +36,7 @@ def run(args: argparse.Namespace) -> int:
     options = ColorizeOptions(model=args.model, device=args.device)
     result = colorize_photo(photo.pixels, options, progress.emitter())
     progress.done()
-    save_image(
-        args.output,
-        result.images["colorized"],
-        meta=photo.meta,
-        alpha=photo.alpha,
-        bit_depth=args.bit_depth,
-        quality=args.quality,
-        overwrite=args.overwrite,
-    )
+    save_single_output(args, result.images["colorized"], photo.meta, photo.alpha)
     width, height = result.info["working_size"]
     print(
         f"wrote {args.output} with {result.info['model']} (colour at {width}x{height}) "

@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.cli.arguments import add_single_output_arguments
+from engine.cli.arguments import add_single_output_arguments, save_single_output
 from engine.cli.console import ConsoleProgress
 from engine.cli.sketch import region_mask
 from engine.files import check_outputs
-from engine.images import check_writable, load_image, save_image
+from engine.images import check_writable, load_image
 
 HELP = "fill a masked region of a photo with an imported inpainting model (LaMa)"
 
@@ -41,15 +41,7 @@ def run(args: argparse.Namespace) -> int:
         photo.pixels, mask, FillOptions(model=args.model, device=args.device), progress.emitter()
     )
     progress.done()
-    save_image(
-        args.output,
-        result.images["filled"],
-        meta=photo.meta,
-        alpha=photo.alpha,
-        bit_depth=args.bit_depth,
-        quality=args.quality,
-        overwrite=args.overwrite,
-    )
+    save_single_output(args, result.images["filled"], photo.meta, photo.alpha)
     print(
         f"wrote {args.output} ({mask.mean() * 100:.1f}% filled) with {result.info['model']} "
         f"on {result.info['device']}"

@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.cli.arguments import add_single_output_arguments
+from engine.cli.arguments import add_single_output_arguments, save_single_output
 from engine.cli.console import ConsoleProgress
 from engine.files import check_outputs
-from engine.images import check_writable, load_image, save_image
+from engine.images import check_writable, load_image
 from engine.limits import TILE
 
 HELP = "enlarge a photo with an imported upscaler (Real-ESRGAN, SwinIR, ...)"
@@ -49,15 +49,7 @@ def run(args: argparse.Namespace) -> int:
     out = result.images["upscaled"]
     height, width = out.shape[:2]
     alpha = None if photo.alpha is None else upscale_alpha(photo.alpha, height, width)
-    save_image(
-        args.output,
-        out,
-        meta=enlarged_meta(photo.meta, result.info["scale"]),
-        alpha=alpha,
-        bit_depth=args.bit_depth,
-        quality=args.quality,
-        overwrite=args.overwrite,
-    )
+    save_single_output(args, out, enlarged_meta(photo.meta, result.info["scale"]), alpha)
     print(
         f"wrote {args.output} ({width}x{height}, x{result.info['scale']}) with "
         f"{result.info['model']} on {result.info['device']}"
